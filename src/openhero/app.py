@@ -1,0 +1,126 @@
+"""The application factory: settings, database, clock, error handlers and every domain's router."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openhero import __version__
+from openhero.core.clock import Clock
+from openhero.core.db import Database
+from openhero.core.errors import install_error_handlers
+from openhero.core.ratelimit import KeyRateLimiter
+from openhero.settings import Settings, get_settings
+
+log = logging.getLogger("openhero")
+
+# Each domain package exposes ``endpoints.router`` (and optionally ``pages.router`` for HTML pages).
+DOMAINS = ("practice", "tasks", "patients", "booking", "messaging", "webhooks", "links", "forms")
+
+DESCRIPTION = """\
+openhero: an open, self-hostable implementation of the Hero Health Public API.
+
+Every operation needs `x-api-key` and `x-practice-group-id` (Elements tokens may be sent as
+`Authorization: Bearer <access_token>` instead of the key). Errors always have the body
+`{"error": true, "statusCode": N, "message": [{"code", "expected", "path"}]}`.
+
+openhero's own decisions where Hero's docs are silent:
+- a group header naming a practice group outside the key's network is **403**; inside it the call acts
+  on the named group;
+- scopes: `messaging` (messages, batch messages, templates, attachment links), `booking` (appointment
+  types, locations, slots, appointments), `booking_links` (booking and form links and the reference data
+  they need); patients, practice group, tasks, forms, webhooks and admins take any valid key;
+- lists page with `page_index` (0-based, default 0) and `page_size` (default 20, max 100; over → 400);
+- over the key's rate limit → **429** with `Retry-After`; business-rule refusals → **409**.
+"""
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (or keeps the caller's X-Request-Id) and echoes it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming[:64] if incoming else uuid.uuid4().hex
+        scope["openhero.request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _include_domains(app: FastAPI) -> None:
+    for domain in DOMAINS:
+        for module_name in ("endpoints", "pages"):
+            full = f"openhero.{domain}.{module_name}"
+            try:
+                module = importlib.import_module(full)
+            except ModuleNotFoundError as exc:
+                if exc.name in (full, f"openhero.{domain}"):
+                    continue
+                raise
+            app.include_router(module.router)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_worker: bool = False,
+               db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check_secrets()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker_task: asyncio.Task[Any] | None = None
+        stop = asyncio.Event()
+        if run_worker:
+            from openhero.core.worker import Worker
+
+            worker = Worker(app.state.db, settings, app.state.clock)
+            worker_task = asyncio.create_task(worker.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            if db is None:
+                await app.state.db.dispose()
+
+    app = FastAPI(
+        title="openhero — Hero Health Public API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        servers=[{"url": settings.public_base_url, "description": "this openhero server"}],
+    )
+    app.state.settings = settings
+    app.state.db = db or Database(settings.database_url)
+    app.state.clock = clock or Clock()
+    app.state.limiter = KeyRateLimiter(settings.rate_limit, settings.redis_url)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    _include_domains(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,50 @@
+"""The transactional outbox: every event the outside world must hear about is a row written in the
+same transaction as the change that causes it. A rolled-back change writes no event; a committed one
+is never lost. The webhooks dispatcher (a worker poller) fans events out into deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openhero.core.db import Base, IdType
+from openhero.core.models import IdMixin, utcnow
+
+EVENT_TYPES = (
+    "appointment.confirmed", "appointment.cancelled", "appointment.rescheduled", "prescription.issued",
+    "patient.medical-record-updated", "patient.added-to-sequence", "write-to-record.succeeded",
+    "write-to-record.failed", "form-submission.created",
+)
+OBJECT_TYPES = ("Appointment", "Patient", "Prescription", "FormSubmission", "Message")
+
+
+class Event(IdMixin, Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_undispatched", "dispatched_at", "id"),)
+    practice_group_id: Mapped[int] = mapped_column(IdType, ForeignKey("practice_groups.id", ondelete="CASCADE"),
+                                                   index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column()
+
+
+async def emit(session: AsyncSession, event_type: str, object_type: str, object_id: int | str, *,
+               practice_group_id: int, data: dict[str, Any] | None = None,
+               now: datetime | None = None) -> Event:
+    """Record an event in the caller's transaction (flushed, not committed)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    if object_type not in OBJECT_TYPES:
+        raise ValueError(f"unknown object type {object_type!r}")
+    event = Event(practice_group_id=practice_group_id, event_type=event_type, object_type=object_type,
+                  object_id=str(object_id), data=data or {}, created_at=now or utcnow())
+    session.add(event)
+    await session.flush()
+    return event

@@ -1,0 +1,132 @@
+"""Paging, sorting and array filters, parsed the same way by every list endpoint.
+
+- ``page_index`` (0-based, default 0) and ``page_size`` (default 20, max 100); numbers sent as strings
+  are accepted; anything else is a 400 in the contract's error shape.
+- Array filters repeat the key: ``status=open&status=closed``; ``status[]=open`` is accepted too.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhero.core.errors import ValidationFailed, error_item, pydantic_item
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page_index: int = 0
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return self.page_index * self.page_size
+
+
+def _parse_int(name: str, raw: str | None, default: int, minimum: int, maximum: int | None) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a whole number", items=[
+            error_item("invalid_type", "number", [name], f"{name} must be a whole number")]) from None
+    if value < minimum:
+        raise ValidationFailed(f"{name} must be >= {minimum}", items=[
+            error_item("too_small", f"a number >= {minimum}", [name], f"{name} must be >= {minimum}")])
+    if maximum is not None and value > maximum:
+        raise ValidationFailed(f"{name} must be <= {maximum}", items=[
+            error_item("too_big", f"a number <= {maximum}", [name], f"{name} must be <= {maximum}")])
+    return value
+
+
+def page_params(
+    page_index: Annotated[str | None, Query(description="0-based page number (default 0)")] = None,
+    page_size: Annotated[str | None, Query(description=f"Page length, default {DEFAULT_PAGE_SIZE}, "
+                                                        f"max {MAX_PAGE_SIZE}")] = None,
+) -> PageParams:
+    return PageParams(
+        page_index=_parse_int("page_index", page_index, 0, 0, None),
+        page_size=_parse_int("page_size", page_size, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
+    )
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def query_list(request: Request, name: str, item_type: Any = str) -> list[Any]:
+    """All values of an array filter, from ``name``, ``name[]`` and indexed ``name[0]`` keys."""
+    params = request.query_params
+    raw: list[str] = []
+    for key in dict.fromkeys(params.keys()):  # each distinct key once; getlist returns its repeats
+        if key == name or key == f"{name}[]" or (key.startswith(f"{name}[") and key[len(name) + 1:-1].isdigit()):
+            raw.extend(params.getlist(key))
+    if item_type is str:
+        return raw
+    adapter = TypeAdapter(item_type)
+    out = []
+    for i, value in enumerate(raw):
+        try:
+            out.append(adapter.validate_python(value))
+        except ValidationError as exc:
+            items = []
+            for err in exc.errors():
+                item = pydantic_item(dict(err))
+                item["path"] = [name, i]
+                items.append(item)
+            raise ValidationFailed(f"invalid {name}", items=items) from None
+    return out
+
+
+def parse_bool(name: str, raw: str | None, default: bool = False) -> bool:
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValidationFailed(f"{name} must be true or false",
+                           items=[error_item("invalid_type", "boolean", [name], f"{name} must be true or false")])
+
+
+def array_filter(name: str, item_type: Any = str, *, documented_name: str | None = None,
+                 description: str | None = None) -> Callable[..., list[Any]]:
+    """A dependency for an array filter; documents ``documented_name`` (e.g. ``status[]``) in OpenAPI
+    and accepts both spellings."""
+    alias = documented_name or name
+    documented = Annotated[list[item_type] | None, Query(alias=alias, description=description)]  # type: ignore[valid-type]
+
+    def dependency(request: Request, **_: Any) -> list[Any]:
+        return query_list(request, name, item_type)
+
+    # The signature is built at run time so FastAPI documents the parameter under its contract name.
+    dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter("documented", inspect.Parameter.KEYWORD_ONLY, annotation=documented, default=None),
+    ])
+    return dependency
+
+
+async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams) -> tuple[list[Any], int]:
+    """Run ``stmt`` for one page and count all matching rows (count ignores ordering)."""
+    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+    count = (await session.execute(count_stmt)).scalar_one()
+    rows = (await session.execute(stmt.limit(page.page_size).offset(page.offset))).scalars().all()
+    return list(rows), int(count)
+
+
+def order_clauses(columns: Sequence[Any], descending: bool) -> list[Any]:
+    return [c.desc() if descending else c.asc() for c in columns]

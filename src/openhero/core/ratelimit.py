@@ -1,0 +1,27 @@
+"""Per-key rate limit with the ``limits`` package: in memory, or in Redis when OPENHERO_REDIS_URL is set
+(so several API processes share one budget)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from openhero.core.errors import RateLimited
+
+
+class KeyRateLimiter:
+    def __init__(self, limit: str, redis_url: str | None = None) -> None:
+        self.item = parse(limit)
+        self.storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
+        self.strategy = MovingWindowRateLimiter(self.storage)
+
+    async def hit(self, key_id: int) -> None:
+        identifier = f"key:{key_id}"
+        if await self.strategy.hit(self.item, identifier):
+            return
+        stats = await self.strategy.get_window_stats(self.item, identifier)
+        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))

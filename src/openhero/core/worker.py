@@ -1,0 +1,188 @@
+"""The worker: claims due jobs from the database and runs them; runs domain pollers.
+
+Domains register job handlers with ``@job_handler("kind")`` in their ``jobs.py`` and periodic pollers
+with ``@poller``. A handler gets a ``JobContext`` and the job's payload, opens its own session(s), and
+either returns (done), raises ``Retry(delay)`` (try again later) or ``PermanentFailure`` (give up), or
+raises anything else (retried with capped exponential backoff and jitter).
+
+Run it with ``openhero worker``; ``openhero serve`` also runs one in-process unless ``--no-worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import random
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from openhero.core import jobs as jobs_repo
+from openhero.core.clock import Clock
+from openhero.core.db import Database
+from openhero.settings import Settings
+
+log = logging.getLogger("openhero.worker")
+
+# Domain modules whose import registers handlers and pollers.
+JOB_MODULES = (
+    "openhero.webhooks.jobs",
+    "openhero.messaging.jobs",
+    "openhero.booking.jobs",
+    "openhero.patients.jobs",
+    "openhero.links.jobs",
+)
+
+
+@dataclass
+class JobContext:
+    db: Database
+    settings: Settings
+    clock: Clock
+    worker_id: str
+    http: Any = None  # a shared httpx.AsyncClient, created by the worker
+
+
+class Retry(Exception):  # noqa: N818 - it is an instruction, not an error
+    def __init__(self, delay: timedelta, reason: str = "retry") -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
+Poller = Callable[[JobContext], Awaitable[int]]
+HANDLERS: dict[str, Handler] = {}
+POLLERS: list[Poller] = []
+
+
+def job_handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def poller(fn: Poller) -> Poller:
+    if fn not in POLLERS:
+        POLLERS.append(fn)
+    return fn
+
+
+def load_job_modules() -> None:
+    for name in JOB_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise  # a real import error inside an existing module
+
+
+def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:
+    """Capped exponential backoff with full jitter in the upper half."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+class Worker:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, *, worker_id: str | None = None,
+                 kinds: list[str] | None = None, concurrency: int = 16) -> None:
+        load_job_modules()
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.kinds = kinds
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30):x}"
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.ctx = JobContext(db=db, settings=settings, clock=clock, worker_id=self.worker_id)
+
+    async def run_once(self) -> int:
+        """Run every poller once and every due job once. Returns how much work was done."""
+        done = 0
+        for poll in list(POLLERS):
+            try:
+                done += await poll(self.ctx)
+            except Exception:
+                log.exception("poller %s failed", getattr(poll, "__name__", poll))
+        done += await self._run_jobs()
+        return done
+
+    async def _run_jobs(self) -> int:
+        now = self.clock.now()
+        async with self.db.session() as session:
+            claimed = await jobs_repo.claim(
+                session, worker_id=self.worker_id, now=now,
+                lease=timedelta(seconds=self.settings.worker_lease_seconds),
+                limit=self.settings.worker_batch_size, kinds=self.kinds, postgres=self.db.is_postgres)
+            await session.commit()
+        if claimed:
+            await asyncio.gather(*(self._run_job(job) for job in claimed))
+        return len(claimed)
+
+    async def _run_job(self, job: jobs_repo.Job) -> None:
+        handler = HANDLERS.get(job.kind)
+        async with self.semaphore:
+            error: str | None = None
+            delay: timedelta | None = None
+            permanent = False
+            if handler is None:
+                error, permanent = f"no handler for job kind {job.kind!r}", True
+            else:
+                try:
+                    await handler(self.ctx, job.payload)
+                except Retry as exc:
+                    error, delay = str(exc), exc.delay
+                except PermanentFailure as exc:
+                    error, permanent = str(exc) or "permanent failure", True
+                except Exception as exc:
+                    log.exception("job %s (%s) failed", job.id, job.kind)
+                    error, delay = f"{type(exc).__name__}: {exc}", backoff(job.attempts)
+            async with self.db.session() as session:
+                now = self.clock.now()
+                if error is None:
+                    await jobs_repo.finish(session, job.id, self.worker_id, now)
+                else:
+                    await jobs_repo.retry_or_fail(session, job, self.worker_id, now, error, delay,
+                                                  permanent=permanent)
+                await session.commit()
+
+    async def drain(self, *, max_rounds: int = 100) -> int:
+        """Run until nothing is due (used by tests and the CLI's --once)."""
+        import httpx
+
+        total = 0
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            self.ctx.http = http
+            for _ in range(max_rounds):
+                done = await self.run_once()
+                total += done
+                if done == 0:
+                    break
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            self.ctx.http = http
+            log.info("worker %s started", self.worker_id)
+            while not stop.is_set():
+                try:
+                    done = await self.run_once()
+                except Exception:
+                    log.exception("worker round failed")
+                    done = 0
+                if done == 0:
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_poll_interval_seconds)
+                    except TimeoutError:
+                        pass
+            log.info("worker %s stopped", self.worker_id)

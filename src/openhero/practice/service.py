@@ -1,0 +1,87 @@
+"""Practice group, locations, practitioners and admins: reads and the few writes the API allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhero.core.auth import Principal
+from openhero.core.errors import NotFound
+from openhero.core.pagination import PageParams, paginate
+from openhero.core.tenancy import get_owned, owned
+from openhero.practice.models import Admin, Location, PracticeGroup, Practitioner, practitioner_locations
+from openhero.practice.schemas import UpdateAdminRequest, UpdatePracticeGroupRequest
+
+
+async def get_practice_group(session: AsyncSession, principal: Principal) -> PracticeGroup:
+    group = await session.get(PracticeGroup, principal.practice_group_id)
+    if group is None:
+        raise NotFound("Practice group")
+    return group
+
+
+async def update_practice_group(session: AsyncSession, principal: Principal,
+                                body: UpdatePracticeGroupRequest) -> PracticeGroup:
+    group = await get_practice_group(session, principal)
+    changes = body.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is not None:
+        group.name = changes["name"]
+    if changes.get("prescription_partner_enabled") is not None:
+        group.prescription_partner_enabled = changes["prescription_partner_enabled"]
+    if "prescription_partner" in changes:
+        group.prescription_partner = changes["prescription_partner"]
+    if changes.get("prescription_partner_credentials") is not None:
+        # Kept for the prescription integration; never echoed back by the API.
+        group.prescription_partner_credentials = {**group.prescription_partner_credentials,
+                                                  **changes["prescription_partner_credentials"]}
+    if changes.get("address") is not None:
+        group.address = {**group.address, **{k: v for k, v in changes["address"].items() if v is not None}}
+    await session.flush()
+    return group
+
+
+async def list_locations(session: AsyncSession, principal: Principal) -> list[Location]:
+    stmt = owned(Location, principal).where(Location.online_booking_enabled.is_(True)).order_by(Location.id)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def list_practitioners(session: AsyncSession, principal: Principal, *, location_ids: list[int],
+                             practitioner_types: list[str] | None = None,
+                             only_ids: set[int] | None = None) -> list[Practitioner]:
+    stmt = owned(Practitioner, principal).where(Practitioner.active.is_(True)).order_by(Practitioner.id)
+    if location_ids:
+        stmt = stmt.where(Practitioner.id.in_(
+            select(practitioner_locations.c.practitioner_id)
+            .where(practitioner_locations.c.location_id.in_(location_ids))))
+    if practitioner_types is not None:
+        stmt = stmt.where(Practitioner.practitioner_type.in_(practitioner_types))
+    if only_ids is not None:
+        stmt = stmt.where(Practitioner.id.in_(only_ids))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_practitioner(session: AsyncSession, principal: Principal, practitioner_id: str) -> Practitioner:
+    return await get_owned(session, Practitioner, practitioner_id, principal, "Practitioner")
+
+
+async def list_admins(session: AsyncSession, principal: Principal, page: PageParams, *,
+                      descending: bool) -> tuple[list[Admin], int]:
+    order = [func.lower(Admin.first_name), Admin.id]
+    stmt = owned(Admin, principal).order_by(*[c.desc() if descending else c.asc() for c in order])
+    return await paginate(session, stmt, page)
+
+
+async def update_admin(session: AsyncSession, principal: Principal, admin_id: str,
+                       body: UpdateAdminRequest) -> Admin:
+    admin = await get_owned(session, Admin, admin_id, principal, "Admin")
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if "external_prescriber_id" in changes:
+        admin.external_prescriber_id = changes["external_prescriber_id"]
+    if "prescriber_details" in changes:
+        details = changes["prescriber_details"]
+        admin.prescriber_details = None if details is None else {
+            **(admin.prescriber_details or {}), **{k: v for k, v in details.items() if v is not None}}
+    await session.flush()
+    return admin
