@@ -1,0 +1,133 @@
+"""The practice task inbox: one function creates tasks for every domain; reads, filters and updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhero.core.auth import Principal
+from openhero.core.errors import ValidationFailed
+from openhero.core.pagination import PageParams, paginate
+from openhero.core.tenancy import get_owned, owned
+from openhero.practice.models import Admin, AdminTeam
+from openhero.tasks.models import PRIORITY_RANK, TASK_PRIORITIES, TASK_STATUSES, Task
+
+
+async def create_task(session: AsyncSession, *, practice_group_id: int, type_label: str, category: str,
+                      patient_id: int | None = None, priority: str = "medium", details: str | None = None,
+                      assignee_type: str | None = None, assignee_id: int | None = None,
+                      appointment_id: int | None = None, form_response_id: int | None = None,
+                      message_id: int | None = None, note: str | None = None,
+                      triggered_by: dict[str, Any] | None = None,
+                      system_alert_details: dict[str, Any] | None = None,
+                      now: datetime | None = None) -> Task:
+    """Create an open task in the caller's transaction. Used by booking, forms, messaging and links."""
+    if priority not in TASK_PRIORITIES:
+        raise ValueError(f"unknown priority {priority!r}")
+    if assignee_type is not None:
+        await _check_assignee(session, practice_group_id, assignee_type, assignee_id)
+    created = now or datetime.now(UTC)
+    task = Task(practice_group_id=practice_group_id, type_label=type_label, category=category, status="open",
+                priority=priority, priority_rank=PRIORITY_RANK[priority], details=details,
+                assignee_type=assignee_type, assignee_id=assignee_id, patient_id=patient_id,
+                appointment_id=appointment_id, form_response_id=form_response_id, message_id=message_id,
+                note=note, triggered_by=triggered_by, system_alert_details=system_alert_details,
+                created_at=created, updated_at=created)
+    session.add(task)
+    await session.flush()
+    return task
+
+
+async def _check_assignee(session: AsyncSession, practice_group_id: int, assignee_type: str,
+                          assignee_id: int | None) -> None:
+    model = {"admin": Admin, "admin_team": AdminTeam}.get(assignee_type)
+    if model is None:
+        raise ValidationFailed("assignee_type must be admin or admin_team", code="invalid_enum_value",
+                               expected="'admin' | 'admin_team'", path=["assignee_type"])
+    if assignee_id is None:
+        raise ValidationFailed("assignee_id is required with assignee_type", code="invalid_type",
+                               expected="a numeric id string", path=["assignee_id"])
+    found = (await session.execute(select(model.id).where(
+        model.id == assignee_id, model.practice_group_id == practice_group_id))).scalar_one_or_none()
+    if found is None:
+        what = "admin" if assignee_type == "admin" else "admin team"
+        raise ValidationFailed(f"No {what} {assignee_id} in this practice group", code="invalid_assignee",
+                               expected=f"an {what} of this practice group", path=["assignee_id"])
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    statuses: list[str] = field(default_factory=list)
+    priorities: list[str] = field(default_factory=list)
+    assignee_ids: list[int] = field(default_factory=list)
+    assignee_types: list[str] = field(default_factory=list)  # admin | admin_team | unassigned
+    order_by: list[str] = field(default_factory=lambda: ["created_at"])
+    descending: list[bool] = field(default_factory=lambda: [True])
+
+
+_ORDER_COLUMNS = {"created_at": Task.created_at, "priority": Task.priority_rank, "updated_at": Task.updated_at,
+                  "status": Task.status}
+
+
+async def list_tasks(session: AsyncSession, principal: Principal, flt: TaskFilter, page: PageParams
+                     ) -> tuple[list[Task], int]:
+    stmt = owned(Task, principal)
+    if flt.statuses:
+        stmt = stmt.where(Task.status.in_(flt.statuses))
+    if flt.priorities:
+        stmt = stmt.where(Task.priority.in_(flt.priorities))
+    if flt.assignee_ids:
+        stmt = stmt.where(Task.assignee_id.in_(flt.assignee_ids))
+    if flt.assignee_types:
+        conds = []
+        typed = [t for t in flt.assignee_types if t != "unassigned"]
+        if typed:
+            conds.append(Task.assignee_type.in_(typed))
+        if "unassigned" in flt.assignee_types:
+            conds.append(Task.assignee_type.is_(None))
+        from sqlalchemy import or_
+
+        stmt = stmt.where(or_(*conds))
+    order = []
+    for i, name in enumerate(flt.order_by):
+        desc = flt.descending[i] if i < len(flt.descending) else flt.descending[-1]
+        col = _ORDER_COLUMNS[name]
+        order.append(col.desc() if desc else col.asc())
+    last_desc = flt.descending[0] if flt.descending else True
+    order.append(Task.id.desc() if last_desc else Task.id.asc())
+    return await paginate(session, stmt.order_by(*order), page)
+
+
+async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> Task:
+    return await get_owned(session, Task, task_id, principal, "Task")
+
+
+async def update_task(session: AsyncSession, principal: Principal, task_id: str, changes: dict[str, Any],
+                      now: datetime) -> Task:
+    task = await get_task(session, principal, task_id)
+    if "assignee_type" in changes or "assignee_id" in changes:
+        assignee_type = changes.get("assignee_type", task.assignee_type)
+        assignee_id = int(changes["assignee_id"]) if changes.get("assignee_id") is not None else task.assignee_id
+        if assignee_type is None:
+            raise ValidationFailed("assignee_type is required with assignee_id", code="invalid_type",
+                                   expected="'admin' | 'admin_team'", path=["assignee_type"])
+        await _check_assignee(session, principal.practice_group_id, assignee_type, assignee_id)
+        task.assignee_type, task.assignee_id = assignee_type, assignee_id
+    if changes.get("status") is not None:
+        if changes["status"] not in TASK_STATUSES:
+            raise ValueError("status")
+        if changes["status"] == "closed" and task.status != "closed":
+            task.closed_at = now
+        elif changes["status"] != "closed":
+            task.closed_at = None
+        task.status = changes["status"]
+    if changes.get("priority") is not None:
+        task.priority = changes["priority"]
+        task.priority_rank = PRIORITY_RANK[task.priority]
+    task.updated_at = now
+    await session.flush()
+    return task
