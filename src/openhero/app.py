@@ -81,10 +81,12 @@ def _include_domains(app: FastAPI) -> None:
             app.include_router(module.router)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_worker: bool = False,
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_worker: bool | None = None,
                db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_secrets()
+    if run_worker is None:
+        run_worker = settings.serve_worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     worker_batch_size: int = 100
     worker_lease_seconds: int = 60
     log_level: str = "info"
+    # Run a worker inside each API process (the single-command demo); off when workers run separately.
+    serve_worker: bool = False
 
     @property
     def is_sqlite(self) -> bool:

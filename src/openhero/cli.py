@@ -1,0 +1,245 @@
+"""The ``openhero`` command: serve, worker, demo, keys, db, plus each domain's own sub-commands."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import signal
+from typing import Annotated, Any
+
+import typer
+
+from openhero.settings import Settings, get_settings
+
+app = typer.Typer(help="openhero: an open, self-hostable Hero Health Public API server.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list, revoke and rotate partner API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+# Domain CLIs mounted as `openhero <domain> ...` when the domain provides ``cli.app``.
+for _domain in ("patients", "booking", "messaging", "webhooks", "links", "forms", "tasks"):
+    _name = f"openhero.{_domain}.cli"
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as _exc:
+        if _exc.name is None or not _name.startswith(_exc.name):
+            raise
+        continue
+    app.add_typer(_module.app, name=_domain)
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def _with_session(settings: Settings, fn: Any) -> Any:
+    from openhero.core.db import Database
+
+    db = Database(settings.database_url, pool_size=2)
+    try:
+        async with db.session() as session:
+            result = await fn(session)
+            await session.commit()
+            return result
+    finally:
+        await db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "heads") -> None:
+    """Apply every pending migration (all domain branches)."""
+    from openhero.core.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {settings.database_url} is up to date ({revision})", err=True)
+
+
+async def _demo(settings: Settings) -> dict[str, str]:
+    from datetime import UTC, datetime
+
+    from openhero.core.auth import PERMISSIONS, SCOPES
+    from openhero.practice.demo import seed_demo
+    from openhero.practice.keys import create_key
+
+    async def work(session: Any) -> dict[str, str]:
+        ids = await seed_demo(session, datetime.now(UTC))
+        key, raw = await create_key(session, practice_group_id=ids.practice_group_id, scopes=list(SCOPES),
+                                    permissions=list(PERMISSIONS), name="demo key", partner_name="Demo Partner")
+        return {"practice_group_id": str(ids.practice_group_id), "api_key": raw, "key_id": str(key.id),
+                "sister_practice_group_id": str(ids.sister_practice_group_id),
+                "outside_practice_group_id": str(ids.outside_practice_group_id)}
+
+    return await _with_session(settings, work)
+
+
+@app.command()
+def demo(as_json: Annotated[bool, typer.Option("--json", help="print only the JSON document")] = False) -> None:
+    """Seed the demo practice groups if absent and mint a fresh key with every scope."""
+    from openhero.core.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    info = _run(_demo(settings))
+    if as_json:
+        typer.echo(json.dumps({"practice_group_id": info["practice_group_id"], "api_key": info["api_key"]}))
+    else:
+        _print_welcome(info, settings.public_base_url)
+
+
+def _print_welcome(info: dict[str, str], base_url: str) -> None:
+    typer.echo(
+        f"\n  openhero demo practice group: Oakwood Surgery (id {info['practice_group_id']})\n"
+        f"  API key (shown once):         {info['api_key']}\n"
+        f"  sister practice (same network, cross-org calls allowed): {info['sister_practice_group_id']}\n"
+        f"  practice outside the network (403):                      {info['outside_practice_group_id']}\n\n"
+        f"  curl -s {base_url}/v1/me -H 'x-api-key: {info['api_key']}' "
+        f"-H 'x-practice-group-id: {info['practice_group_id']}'\n\n"
+        f"  API docs: {base_url}/docs\n")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo_mode: Annotated[bool, typer.Option("--demo", help="sandbox mode, seed demo data, print a key")] = False,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="run a worker in-process")] = True,
+    workers: Annotated[int, typer.Option(help="API processes")] = 1,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help="apply migrations first")] = True,
+) -> None:
+    """Serve the API with uvicorn (uvloop, httptools)."""
+    import uvicorn
+
+    from openhero.core.migrate import upgrade
+
+    if demo_mode:
+        os.environ["OPENHERO_SANDBOX"] = "1"
+    os.environ["OPENHERO_SERVE_WORKER"] = "1" if worker else "0"
+    os.environ.setdefault("OPENHERO_PUBLIC_BASE_URL", f"http://{host}:{port}")
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.check_secrets()
+    if migrate or demo_mode:
+        upgrade(settings.database_url)
+    if demo_mode:
+        _print_welcome(_run(_demo(settings)), settings.public_base_url)
+    uvicorn.run("openhero.app:create_app", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", log_level=settings.log_level, proxy_headers=False)
+
+
+@app.command("worker")
+def run_worker(once: Annotated[bool, typer.Option("--once", help="run what is due, then exit")] = False,
+               concurrency: int = 32) -> None:
+    """Run a worker process: webhook deliveries, message sends, batch messages, scheduled jobs."""
+    import logging
+
+    from openhero.core.clock import Clock
+    from openhero.core.db import Database
+    from openhero.core.worker import Worker
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def main() -> None:
+        db = Database(settings.database_url)
+        w = Worker(db, settings, Clock(), concurrency=concurrency)
+        try:
+            if once:
+                await w.drain()
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await w.run(stop)
+        finally:
+            await db.dispose()
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        asyncio.run(main())
+
+
+def _scopes(raw: str) -> list[str]:
+    return [s.strip() for s in raw.split(",") if s.strip()]
+
+
+@keys_app.command("create")
+def keys_create(
+    practice_group: Annotated[int, typer.Option("--practice-group", help="practice group id")],
+    scopes: Annotated[str, typer.Option(help="comma-separated: messaging,booking,booking_links")] = "",
+    permissions: Annotated[str, typer.Option(help="comma-separated: auto_write_to_record")] = "",
+    name: str = "",
+    partner: Annotated[str | None, typer.Option(help="partner name")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Mint a key; the secret is printed once and stored only as a hash."""
+    from openhero.core.errors import ApiError
+    from openhero.practice.keys import create_key
+
+    async def work(session: Any) -> dict[str, Any]:
+        key, raw = await create_key(session, practice_group_id=practice_group, scopes=_scopes(scopes),
+                                    permissions=_scopes(permissions), name=name, partner_name=partner)
+        return {"id": str(key.id), "api_key": raw, "scopes": key.scopes, "permissions": key.permissions}
+
+    try:
+        out = _run(_with_session(get_settings(), work))
+    except ApiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps({"id": out["id"], "api_key": out["api_key"], "scopes": out["scopes"]}))
+    else:
+        typer.echo(f"key {out['id']} scopes={','.join(out['scopes']) or '-'}\n{out['api_key']}")
+
+
+def _key_action(fn_name: str, key_id: int) -> Any:
+    from openhero.core.errors import ApiError
+    from openhero.practice import keys
+
+    async def work(session: Any) -> Any:
+        return await getattr(keys, fn_name)(session, key_id)
+
+    try:
+        return _run(_with_session(get_settings(), work))
+    except ApiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key; it fails with 401 from the next request on."""
+    _key_action("revoke_key", key_id)
+    typer.echo(f"key {key_id} revoked")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Replace a key with a new secret (same scopes); the old one dies at once."""
+    key, raw = _key_action("rotate_key", key_id)
+    if as_json:
+        typer.echo(json.dumps({"id": str(key.id), "api_key": raw, "scopes": key.scopes}))
+    else:
+        typer.echo(f"key {key_id} rotated; new key {key.id}:\n{raw}")
+
+
+@keys_app.command("list")
+def keys_list(practice_group: Annotated[int | None, typer.Option("--practice-group")] = None) -> None:
+    """List keys (never their secrets)."""
+    from openhero.practice.keys import list_keys
+
+    rows = _run(_with_session(get_settings(), lambda s: list_keys(s, practice_group)))
+    for k in rows:
+        state = "revoked" if k.revoked_at else "active"
+        typer.echo(f"{k.id}\tgroup={k.practice_group_id}\t{k.prefix}…\t{state}\tscopes={','.join(k.scopes)}\t{k.name}")
+
+
+if __name__ == "__main__":
+    app()

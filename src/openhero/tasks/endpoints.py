@@ -1,0 +1,114 @@
+"""Task operations: PATCH /v1/tasks/{id}, GET /v2/tasks/{id}, GET /v2/tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from openhero.core.auth import PrincipalDep, authenticate
+from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.errors import ValidationFailed, error_item
+from openhero.core.pagination import PageDep, array_filter
+from openhero.core.schemas import ListResponse
+from openhero.tasks import schemas, service
+from openhero.tasks.models import Task
+
+router = APIRouter(dependencies=[Depends(authenticate)], tags=["Task"])
+
+# Accept the spellings seen in Hero's docs for tasks (admin/admin_team) and episodes (Admin/AdminTeam).
+_ASSIGNEE_TYPES = {"admin": "admin", "admin_team": "admin_team", "adminteam": "admin_team",
+                   "unassigned": "unassigned"}
+_ORDER_BY = ("created_at", "priority", "updated_at", "status")
+
+
+def task_out(task: Task) -> schemas.TaskOut:
+    def linked(value: int | None) -> dict[str, int] | None:
+        return {"id": value} if value is not None else None
+
+    return schemas.TaskOut.model_validate({
+        **{n: getattr(task, n) for n in ("id", "type_label", "status", "details", "category", "priority", "note",
+                                         "triggered_by", "system_alert_details", "created_at", "updated_at",
+                                         "closed_at")},
+        "assignee": {"type": task.assignee_type, "id": task.assignee_id} if task.assignee_type else None,
+        "patient": task.patient,
+        "form_response": linked(task.form_response_id), "appointment": linked(task.appointment_id),
+        "communication": linked(task.message_id),
+    })
+
+
+def _bad(name: str, index: int, expected: str, value: str) -> ValidationFailed:
+    return ValidationFailed(f"invalid {name}", items=[
+        error_item("invalid_enum_value", expected, [name, index], f"{value!r} is not one of {expected}")])
+
+
+def _task_filter(
+    statuses: Annotated[list[str], Depends(array_filter("status", schemas.TaskStatus, documented_name="status[]"))],
+    priorities: Annotated[list[str], Depends(array_filter("priority", schemas.TaskPriority,
+                                                          documented_name="priority[]"))],
+    assignee_ids: Annotated[list[str], Depends(array_filter("assignee_id", documented_name="assignee_id[]"))],
+    assignee_types: Annotated[list[str], Depends(array_filter(
+        "assignee_type", documented_name="assignee_type[]",
+        description="admin | admin_team | unassigned (Admin, AdminTeam, Unassigned also accepted)"))],
+    order_by: Annotated[list[str], Depends(array_filter("order_by", documented_name="order_by[]",
+                                                        description="created_at (default) | priority | "
+                                                                    "updated_at | status"))],
+    order_descending: Annotated[list[str], Depends(array_filter(
+        "order_descending", documented_name="order_descending[]",
+        description="true | false per order_by entry (default true: newest first)"))],
+) -> service.TaskFilter:
+    types = []
+    for i, raw in enumerate(assignee_types):
+        value = _ASSIGNEE_TYPES.get(raw.strip().lower())
+        if value is None:
+            raise _bad("assignee_type", i, "'admin' | 'admin_team' | 'unassigned'", raw)
+        types.append(value)
+    ids = []
+    for i, raw in enumerate(assignee_ids):
+        if not raw.strip().isdigit() or len(raw.strip()) > 18:
+            raise ValidationFailed("assignee_id must be numeric", items=[
+                error_item("invalid_string", "a numeric id string", ["assignee_id", i], f"{raw!r} is not an id")])
+        ids.append(int(raw))
+    for i, raw in enumerate(order_by):
+        if raw not in _ORDER_BY:
+            raise _bad("order_by", i, " | ".join(f"'{o}'" for o in _ORDER_BY), raw)
+    descending = []
+    for i, raw in enumerate(order_descending):
+        value = raw.strip().lower()
+        if value not in ("true", "false", "1", "0"):
+            raise ValidationFailed("order_descending must be true or false", items=[
+                error_item("invalid_type", "boolean", ["order_descending", i], f"{raw!r} is not a boolean")])
+        descending.append(value in ("true", "1"))
+    return service.TaskFilter(statuses=statuses, priorities=priorities, assignee_ids=ids, assignee_types=types,
+                              order_by=order_by or ["created_at"], descending=descending or [True])
+
+
+@router.get("/v2/tasks", operation_id="listTasks", response_model=ListResponse[schemas.TaskOut],
+            summary="Page through the practice group's task inbox with assignee/status/priority filters and "
+                    "ordering.",
+            description="Filters combine with AND; values inside one array filter with OR. Array keys may be sent "
+                        "as `status[]=open` or `status=open`. `assignee_type[]=unassigned` finds tasks with no "
+                        "assignee. Default order: created_at descending. Response `{data, count}` (openhero: "
+                        "count is the total matching).")
+async def list_tasks(session: SessionDep, principal: PrincipalDep, page: PageDep,
+                     flt: Annotated[service.TaskFilter, Depends(_task_filter)]) -> ListResponse[schemas.TaskOut]:
+    rows, count = await service.list_tasks(session, principal, flt, page)
+    return ListResponse(data=[task_out(t) for t in rows], count=count)
+
+
+@router.get("/v2/tasks/{id}", operation_id="getTask", response_model=schemas.TaskOut,
+            summary="Fetch one task (v2 shape) including its patient and linked records.",
+            description="Linked records (form_response, appointment, communication) are `{id}` objects or null "
+                        "(openhero's shape; Hero's was not published); assignee is `{type, id}` or null.")
+async def get_task(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.TaskOut:
+    return task_out(await service.get_task(session, principal, id))
+
+
+@router.patch("/v1/tasks/{id}", operation_id="updateTask", response_model=schemas.UpdateTaskResponse,
+              summary="Change a task's status, priority or assignee.",
+              description="Send only what changes. The assignee must be an admin or admin team of the same "
+                          "practice group (otherwise 400).")
+async def update_task(id: str, body: schemas.UpdateTaskRequest, session: SessionDep, principal: PrincipalDep,
+                      clock: ClockDep) -> schemas.UpdateTaskResponse:
+    task = await service.update_task(session, principal, id, body.model_dump(exclude_unset=True), clock.now())
+    return schemas.UpdateTaskResponse(data=schemas.UpdateTaskResponseData(id=str(task.id)))
