@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from openhero.app import create_app
 from openhero.core.clock import FrozenClock
@@ -96,8 +96,9 @@ def backend(database: Database) -> str:
 
 
 async def truncate_all(db: Database) -> None:
-    tables = [t.name for t in reversed(load_all().metadata.sorted_tables)]
     async with db.engine.begin() as conn:
+        existing = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        tables = [t.name for t in reversed(load_all().metadata.sorted_tables) if t.name in existing]
         if db.is_postgres:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:

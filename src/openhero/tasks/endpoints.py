@@ -46,7 +46,9 @@ def _task_filter(
     statuses: Annotated[list[str], Depends(array_filter("status", schemas.TaskStatus, documented_name="status[]"))],
     priorities: Annotated[list[str], Depends(array_filter("priority", schemas.TaskPriority,
                                                           documented_name="priority[]"))],
-    assignee_ids: Annotated[list[str], Depends(array_filter("assignee_id", documented_name="assignee_id[]"))],
+    assignee_ids: Annotated[list[str], Depends(array_filter(
+        "assignee_id", documented_name="assignee_id[]",
+        description="admin ids; with assignee_type[]=admin_team, admin team ids"))],
     assignee_types: Annotated[list[str], Depends(array_filter(
         "assignee_type", documented_name="assignee_type[]",
         description="admin | admin_team | unassigned (Admin, AdminTeam, Unassigned also accepted)"))],

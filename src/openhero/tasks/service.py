@@ -81,12 +81,12 @@ async def list_tasks(session: AsyncSession, principal: Principal, flt: TaskFilte
     if flt.priorities:
         stmt = stmt.where(Task.priority.in_(flt.priorities))
     if flt.assignee_ids:
-        stmt = stmt.where(Task.assignee_id.in_(flt.assignee_ids))
-    if flt.assignee_types:
-        conds = []
+        # Admin and team ids are separate sequences: ids name admins unless assignee_type[] says teams.
+        id_types = [t for t in flt.assignee_types if t != "unassigned"] or ["admin"]
+        stmt = stmt.where(Task.assignee_type.in_(id_types), Task.assignee_id.in_(flt.assignee_ids))
+    elif flt.assignee_types:
         typed = [t for t in flt.assignee_types if t != "unassigned"]
-        if typed:
-            conds.append(Task.assignee_type.in_(typed))
+        conds = [Task.assignee_type.in_(typed)] if typed else []
         if "unassigned" in flt.assignee_types:
             conds.append(Task.assignee_type.is_(None))
         stmt = stmt.where(or_(*conds))
