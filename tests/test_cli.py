@@ -1,0 +1,73 @@
+"""The `openhero` command as an operator runs it: demo, keys create/rotate/revoke, against a real database."""
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+
+from openhero.app import create_app
+
+
+def openhero(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENHERO_DATABASE_URL": database_url, "OPENHERO_SANDBOX": "1"}
+    return subprocess.run([sys.executable, "-m", "openhero.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+async def test_demo_and_key_lifecycle(database_url, clean, settings, clock):
+    out = openhero(database_url, "demo", "--json")
+    assert out.returncode == 0, out.stderr
+    demo = json.loads(out.stdout)  # stdout holds the JSON document and nothing else
+    assert set(demo) == {"practice_group_id", "api_key"}
+    again = json.loads(openhero(database_url, "demo", "--json").stdout)
+    assert again["practice_group_id"] == demo["practice_group_id"] and again["api_key"] != demo["api_key"]
+
+    created = openhero(database_url, "keys", "create", "--practice-group", demo["practice_group_id"],
+                       "--scopes", "messaging,booking", "--json")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert key["scopes"] == ["booking", "messaging"] and key["api_key"].startswith("ohk_")
+    bad = openhero(database_url, "keys", "create", "--practice-group", demo["practice_group_id"], "--scopes", "admin")
+    assert bad.returncode == 2 and "unknown scopes" in bad.stderr
+
+    app = create_app(settings, clock=clock, db=clean)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        async def me(raw: str) -> int:
+            r = await c.get("/v1/me", headers={"x-api-key": raw, "x-practice-group-id": demo["practice_group_id"]})
+            return r.status_code
+
+        assert await me(demo["api_key"]) == 200
+        assert (await c.get("/v1/locations", headers={"x-api-key": key["api_key"],
+                                                      "x-practice-group-id": demo["practice_group_id"]})).json()[
+            "count"] == 2
+        rotated = json.loads(openhero(database_url, "keys", "rotate", key["id"], "--json").stdout)
+        assert await me(key["api_key"]) == 401 and await me(rotated["api_key"]) == 200
+        assert openhero(database_url, "keys", "revoke", rotated["id"]).returncode == 0
+        assert await me(rotated["api_key"]) == 401
+        assert await me(demo["api_key"]) == 200
+
+
+async def test_demo_data_is_realistic(database_url, clean, settings, clock):
+    demo = json.loads(openhero(database_url, "demo", "--json").stdout)
+    headers = {"x-api-key": demo["api_key"], "x-practice-group-id": demo["practice_group_id"]}
+    app = create_app(settings, clock=clock, db=clean)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers) as c:
+        assert (await c.get("/v1/me")).json()["name"] == "Oakwood Surgery"
+        assert (await c.get("/v1/locations")).json()["count"] == 2
+        practitioners = (await c.get("/v1/practitioners")).json()["data"]
+        assert len(practitioners) == 4 and len({p["practitioner_type"] for p in practitioners}) >= 3
+        assert (await c.get("/v1/admins")).json()["count"] == 3
+        types = (await c.get("/v1/appointment_types")).json()["data"]
+        assert len(types) == 5 and {t["sector"] for t in types} == {"nhs", "paid"}
+        assert any(t["video"] for t in types) and any(t["telephone"] for t in types)
+        tasks = await c.get("/v2/tasks?page_size=100")
+        assert 25 <= tasks.json()["count"] <= 35
+        statuses = {t["status"] for t in tasks.json()["data"]}
+        assert statuses == {"open", "closed", "in_progress"}
+        # The sister practice is in the network; the outside one is not.
+        groups = await c.get("/v1/me", headers={"x-practice-group-id": str(int(demo["practice_group_id"]) + 1)})
+        assert groups.status_code == 200 and groups.json()["name"] == "Park Lane Medical Centre"
+        outside = await c.get("/v1/me", headers={"x-practice-group-id": str(int(demo["practice_group_id"]) + 2)})
+        assert outside.status_code == 403
