@@ -89,6 +89,16 @@ async def finish(session: AsyncSession, job_id: int, worker_id: str, now: dateti
     )
 
 
+async def finish_many(session: AsyncSession, job_ids: list[int], worker_id: str, now: datetime) -> None:
+    """Mark a batch of jobs done in one statement (only those this worker still holds)."""
+    if job_ids:
+        await session.execute(
+            update(Job).where(Job.id.in_(job_ids), Job.locked_by == worker_id)
+            .values(status=JobStatus.DONE, finished_at=now, locked_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def retry_or_fail(session: AsyncSession, job: Job, worker_id: str, now: datetime, error: str,
                         delay: timedelta | None, *, permanent: bool = False) -> str:
     failed = permanent or delay is None or job.attempts >= job.max_attempts

@@ -92,6 +92,15 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelt
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+def _http_client() -> Any:
+    """The one HTTP client a worker shares between all its jobs and pollers: keep-alive connections are
+    reused across deliveries, and the pool is large enough for a batch of concurrent sends."""
+    import httpx
+
+    return httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=256,
+                                                               max_keepalive_connections=256))
+
+
 class Worker:
     def __init__(self, db: Database, settings: Settings, clock: Clock, *, worker_id: str | None = None,
                  kinds: list[str] | None = None, concurrency: int = 16) -> None:
@@ -123,43 +132,44 @@ class Worker:
                 lease=timedelta(seconds=self.settings.worker_lease_seconds),
                 limit=self.settings.worker_batch_size, kinds=self.kinds, postgres=self.db.is_postgres)
             await session.commit()
-        if claimed:
-            await asyncio.gather(*(self._run_job(job) for job in claimed))
-        return len(claimed)
-
-    async def _run_job(self, job: jobs_repo.Job) -> None:
-        handler = HANDLERS.get(job.kind)
-        async with self.semaphore:
-            error: str | None = None
-            delay: timedelta | None = None
-            permanent = False
-            if handler is None:
-                error, permanent = f"no handler for job kind {job.kind!r}", True
-            else:
-                try:
-                    await handler(self.ctx, job.payload)
-                except Retry as exc:
-                    error, delay = str(exc), exc.delay
-                except PermanentFailure as exc:
-                    error, permanent = str(exc) or "permanent failure", True
-                except Exception as exc:
-                    log.exception("job %s (%s) failed", job.id, job.kind)
-                    error, delay = f"{type(exc).__name__}: {exc}", backoff(job.attempts)
-            async with self.db.session() as session:
-                now = self.clock.now()
-                if error is None:
-                    await jobs_repo.finish(session, job.id, self.worker_id, now)
-                else:
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._run_job(job) for job in claimed))
+        # One transaction for the whole batch's results: a batch of 100 quick jobs costs one commit,
+        # not 100. Each update is conditional on still holding the lease.
+        async with self.db.session() as session:
+            now = self.clock.now()
+            done = [job.id for job, outcome in zip(claimed, outcomes, strict=True) if outcome is None]
+            await jobs_repo.finish_many(session, done, self.worker_id, now)
+            for job, outcome in zip(claimed, outcomes, strict=True):
+                if outcome is not None:
+                    error, delay, permanent = outcome
                     await jobs_repo.retry_or_fail(session, job, self.worker_id, now, error, delay,
                                                   permanent=permanent)
-                await session.commit()
+            await session.commit()
+        return len(claimed)
+
+    async def _run_job(self, job: jobs_repo.Job) -> tuple[str, timedelta | None, bool] | None:
+        """Run one job; None when it is done, else (error, retry delay or None, permanent)."""
+        handler = HANDLERS.get(job.kind)
+        if handler is None:
+            return f"no handler for job kind {job.kind!r}", None, True
+        async with self.semaphore:
+            try:
+                await handler(self.ctx, job.payload)
+            except Retry as exc:
+                return str(exc), exc.delay, False
+            except PermanentFailure as exc:
+                return str(exc) or "permanent failure", None, True
+            except Exception as exc:
+                log.exception("job %s (%s) failed", job.id, job.kind)
+                return f"{type(exc).__name__}: {exc}", backoff(job.attempts), False
+        return None
 
     async def drain(self, *, max_rounds: int = 100) -> int:
         """Run until nothing is due (used by tests and the CLI's --once)."""
-        import httpx
-
         total = 0
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with _http_client() as http:
             self.ctx.http = http
             for _ in range(max_rounds):
                 done = await self.run_once()
@@ -169,9 +179,7 @@ class Worker:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        import httpx
-
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with _http_client() as http:
             self.ctx.http = http
             log.info("worker %s started", self.worker_id)
             while not stop.is_set():
@@ -181,8 +189,9 @@ class Worker:
                     log.exception("worker round failed")
                     done = 0
                 if done == 0:
+                    idle = self.settings.worker_poll_interval_seconds
                     try:
-                        await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_poll_interval_seconds)
+                        await asyncio.wait_for(stop.wait(), timeout=idle)
                     except TimeoutError:
                         pass
             log.info("worker %s stopped", self.worker_id)

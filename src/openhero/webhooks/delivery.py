@@ -1,0 +1,147 @@
+"""One delivery attempt over HTTP: build the signed request, POST it, and judge the answer.
+
+Success is a 2xx within ``TIMEOUT`` seconds (the whole exchange, not per socket operation). Anything
+else is retried with capped exponential backoff and jitter until the delivery's retry window
+(24 hours from creation or replay) closes; then it is failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from openhero import __version__
+from openhero.core.worker import backoff
+from openhero.webhooks import signing
+from openhero.webhooks.models import DeliveryStatus
+from openhero.webhooks.queue import Claimed, Outcome, Target
+
+TIMEOUT = 10.0
+SNIPPET_CHARS = 500
+_MAX_READ = 64 * 1024
+USER_AGENT = f"openhero-webhooks/{__version__}"
+BACKOFF_BASE_SECONDS = 15.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+def build_headers(
+    *,
+    delivery_id: int,
+    attempt: int,
+    timestamp: int,
+    body: bytes,
+    key: bytes | None,
+    custom: dict[str, str],
+    is_test: bool = False,
+) -> dict[str, str]:
+    # The subscription's own headers go first; reserved names were refused when they were stored, and the
+    # reserved values below are applied last so they always win.
+    headers = dict(custom)
+    headers.update(
+        {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Herohealth-Timestamp": str(timestamp),
+            "X-Openhero-Delivery-Id": str(delivery_id),
+            "X-Openhero-Delivery-Attempt": str(attempt),
+        }
+    )
+    if key is not None:
+        headers["X-Herohealth-Signature"] = signing.sign(key, timestamp, body)
+    if is_test:
+        headers["X-Openhero-Test"] = "true"
+    return headers
+
+
+async def _post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    async with asyncio.timeout(TIMEOUT):
+        request = http.build_request("POST", url, content=body, headers=headers)
+        response = await http.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            # Read small answers whole (so the connection is reused); cut huge ones short.
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= _MAX_READ:
+                    break
+        finally:
+            await response.aclose()
+        return response.status_code, b"".join(chunks)[: SNIPPET_CHARS * 4].decode("utf-8", "replace")
+
+
+def next_step(claimed: Claimed, now: datetime) -> tuple[str, datetime | None]:
+    """After a failed attempt: retry (capped, jittered, never past the window) or give up."""
+    if now >= claimed.retry_until:
+        return DeliveryStatus.FAILED, None
+    delay = backoff(claimed.attempts, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
+    return DeliveryStatus.PENDING, min(now + delay, claimed.retry_until)
+
+
+async def attempt(
+    http: httpx.AsyncClient,
+    claimed: Claimed,
+    target: Target | None,
+    *,
+    secret_key: str,
+    now: datetime,
+    worker_id: str,
+) -> Outcome:
+    if target is None or not target.live:
+        return Outcome(claimed.id, DeliveryStatus.CANCELLED, error="subscription deleted")
+    body = claimed.body.encode()
+    record: dict[str, Any] = {
+        "delivery_id": claimed.id,
+        "number": claimed.attempts,
+        "worker_id": worker_id,
+        "started_at": now,
+        "status_code": None,
+        "error": None,
+        "response_snippet": None,
+    }
+    started = time.perf_counter()
+    status_code: int | None = None
+    error: str | None = None
+    try:
+        key = (
+            signing.decrypt_key(secret_key, target.signing_key_encrypted)
+            if target.signing_key_encrypted
+            else None
+        )
+        headers = build_headers(
+            delivery_id=claimed.id,
+            attempt=claimed.attempts,
+            timestamp=int(now.timestamp()),
+            body=body,
+            key=key,
+            custom=target.headers,
+            is_test=claimed.is_test,
+        )
+        status_code, snippet = await _post(http, target.url, body, headers)
+        record["response_snippet"] = snippet[:SNIPPET_CHARS] or None
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except TimeoutError:
+        error = f"timed out after {TIMEOUT:g}s"
+    except (httpx.HTTPError, ValueError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+    record.update(
+        latency_ms=int((time.perf_counter() - started) * 1000), status_code=status_code, error=error
+    )
+    if error is None:
+        return Outcome(claimed.id, DeliveryStatus.DELIVERED, status_code=status_code, attempt=record)
+    status, next_at = next_step(claimed, now)
+    return Outcome(
+        claimed.id, status, next_attempt_at=next_at, status_code=status_code, error=error, attempt=record
+    )
+
+
+def retry_delay_bounds(attempt_number: int) -> tuple[timedelta, timedelta]:
+    """The range a retry after ``attempt_number`` falls in (documentation and tests)."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt_number - 1))
+    return timedelta(seconds=ceiling / 2), timedelta(seconds=ceiling)
