@@ -52,7 +52,7 @@ def _parse_int(name: str, raw: str | None, default: int, minimum: int, maximum: 
     return value
 
 
-def page_params(
+async def page_params(
     page_index: Annotated[str | None, Query(description="0-based page number (default 0)")] = None,
     page_size: Annotated[str | None, Query(description=f"Page length, default {DEFAULT_PAGE_SIZE}, "
                                                         f"max {MAX_PAGE_SIZE}")] = None,
@@ -109,7 +109,7 @@ def array_filter(name: str, item_type: Any = str, *, documented_name: str | None
     alias = documented_name or name
     documented = Annotated[list[item_type] | None, Query(alias=alias, description=description)]  # type: ignore[valid-type]
 
-    def dependency(request: Request, **_: Any) -> list[Any]:
+    async def dependency(request: Request, **_: Any) -> list[Any]:
         return query_list(request, name, item_type)
 
     # The signature is built at run time so FastAPI documents the parameter under its contract name.

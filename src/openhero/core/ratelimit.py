@@ -1,4 +1,4 @@
-"""Per-key rate limit with the ``limits`` package: in memory, or in Redis when OPENHERO_REDIS_URL is set
+"""Per-key rate limit (sliding window counter: O(1) per request) with the ``limits`` package: in memory, or in Redis when OPENHERO_REDIS_URL is set
 (so several API processes share one budget)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from openhero.core.errors import RateLimited
 
@@ -17,7 +17,7 @@ class KeyRateLimiter:
     def __init__(self, limit: str, redis_url: str | None = None) -> None:
         self.item = parse(limit)
         self.storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
 
     async def hit(self, key_id: int) -> None:
         identifier = f"key:{key_id}"

@@ -42,7 +42,7 @@ def _bad(name: str, index: int, expected: str, value: str) -> ValidationFailed:
         error_item("invalid_enum_value", expected, [name, index], f"{value!r} is not one of {expected}")])
 
 
-def _task_filter(
+async def _task_filter(
     statuses: Annotated[list[str], Depends(array_filter("status", schemas.TaskStatus, documented_name="status[]"))],
     priorities: Annotated[list[str], Depends(array_filter("priority", schemas.TaskPriority,
                                                           documented_name="priority[]"))],
