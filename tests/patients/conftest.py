@@ -32,6 +32,10 @@ def pds(fake_pds: FakePds) -> Iterator[FakePds]:
 @pytest.fixture
 def fhir_app(app, pds: FakePds, settings):  # type: ignore[no-untyped-def]
     """The app using the PDS FHIR adapter against the fake server."""
-    app.state.pds_adapter = FhirPdsAdapter(base_url=pds.url, timeout=TEST_PDS_TIMEOUT,
-                                           public_base_url=settings.public_base_url, secret_key=settings.secret_key)
+    app.state.pds_adapter = FhirPdsAdapter(
+        base_url=pds.url,
+        timeout=TEST_PDS_TIMEOUT,
+        public_base_url=settings.public_base_url,
+        secret_key=settings.secret_key,
+    )
     return app

@@ -28,10 +28,21 @@ FHIR_JSON = "application/fhir+json"
 
 
 def _outcome(status: int, code: str, diagnostics: str) -> JSONResponse:
-    body = {"resourceType": "OperationOutcome", "issue": [{
-        "severity": "error", "code": "processing", "diagnostics": diagnostics,
-        "details": {"coding": [{"system": "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode",
-                                "code": code}]}}]}
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": "processing",
+                "diagnostics": diagnostics,
+                "details": {
+                    "coding": [
+                        {"system": "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode", "code": code}
+                    ]
+                },
+            }
+        ],
+    }
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
 
 
@@ -44,7 +55,9 @@ class FakePds:
             self._by_number[person.nhs_number] = person
             if person.old_nhs_number:
                 self._by_number[person.old_nhs_number] = person
-        self.app = Starlette(routes=[Route("/Patient/{nhs_number}", self._read), Route("/Patient", self._search)])
+        self.app = Starlette(
+            routes=[Route("/Patient/{nhs_number}", self._read), Route("/Patient", self._search)]
+        )
         self.url = ""
         self._server: uvicorn.Server | None = None
 
@@ -73,20 +86,30 @@ class FakePds:
             return failed
         q = request.query_params
         birthdate = q.get("birthdate", "").removeprefix("eq")
-        matches = [p for p in PEOPLE if p.last_name.casefold() == q.get("family", "").casefold()
-                   and p.first_name.casefold() == q.get("given", "").casefold() and p.dob == birthdate
-                   and normalise_postcode(p.postcode) == normalise_postcode(q.get("address-postalcode"))]
-        entries: list[dict[str, Any]] = [{"fullUrl": f"{self.url}/Patient/{p.nhs_number}", "search": {"score": 1},
-                                          "resource": to_fhir(p)} for p in matches]
-        return JSONResponse({"resourceType": "Bundle", "type": "searchset", "total": len(entries),
-                             "entry": entries}, media_type=FHIR_JSON)
+        matches = [
+            p
+            for p in PEOPLE
+            if p.last_name.casefold() == q.get("family", "").casefold()
+            and p.first_name.casefold() == q.get("given", "").casefold()
+            and p.dob == birthdate
+            and normalise_postcode(p.postcode) == normalise_postcode(q.get("address-postalcode"))
+        ]
+        entries: list[dict[str, Any]] = [
+            {"fullUrl": f"{self.url}/Patient/{p.nhs_number}", "search": {"score": 1}, "resource": to_fhir(p)}
+            for p in matches
+        ]
+        return JSONResponse(
+            {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries},
+            media_type=FHIR_JSON,
+        )
 
     def start(self) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                loop="asyncio")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", loop="asyncio"
+        )
         self._server = uvicorn.Server(config)
         threading.Thread(target=self._server.run, daemon=True).start()
         deadline = time.monotonic() + 10

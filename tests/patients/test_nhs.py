@@ -18,8 +18,9 @@ def test_bad_nhs_numbers_are_refused(raw):
         normalise_nhs_number(raw)
 
 
-@pytest.mark.parametrize("raw", ["2010-10-22", "2010-10-22T00:00:00Z", "2010-10-22T00:00:00.000Z",
-                                 "2010-10-22T23:30:00+01:00"])
+@pytest.mark.parametrize(
+    "raw", ["2010-10-22", "2010-10-22T00:00:00Z", "2010-10-22T00:00:00.000Z", "2010-10-22T23:30:00+01:00"]
+)
 def test_dob_accepts_dates_and_datetimes_keeping_the_calendar_date(raw):
     assert parse_dob(raw) == date(2010, 10, 22)
 

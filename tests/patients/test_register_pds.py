@@ -20,17 +20,25 @@ async def test_traced_patient_is_registered_once_and_returned_on_repeat(api, cle
     assert first.status_code == 200, first.text
     pid = first.json()["patient_id"]
     assert pid.isdigit()
-    again = await api.post("/v1/patients/register_pds",
-                           json={"nhs_number": "9000000009", "dob": "2010-10-22T00:00:00.000Z"})
+    again = await api.post(
+        "/v1/patients/register_pds", json={"nhs_number": "9000000009", "dob": "2010-10-22T00:00:00.000Z"}
+    )
     assert again.json() == {"patient_id": pid}
     assert await count_patients(clean) == 1
     r = await api.get(f"/v1/patients/{pid}")
     body = r.json()
-    assert (body["first_name"], body["last_name"], body["title"], body["sex"]) == ("Jane", "Smith", "Mrs", "Female")
+    assert (body["first_name"], body["last_name"], body["title"], body["sex"]) == (
+        "Jane",
+        "Smith",
+        "Mrs",
+        "Female",
+    )
     assert body["nhs_number"] == "9000000009" and body["postcode"] == "LS1 6AE" and body["town"] == "Leeds"
     assert body["mobile"] == "07700900001" and body["email"] == "jane.smith@example.com"
     assert body["dob"] == "2010-10-22T00:00:00.000Z" and body["data_source"] == "pds"
-    assert body["restricted"] is False and body["status"] == "unarchived" and body["last_sync_at"].endswith("Z")
+    assert (
+        body["restricted"] is False and body["status"] == "unarchived" and body["last_sync_at"].endswith("Z")
+    )
     async with clean.session() as s:
         actions = (await s.execute(select(AuditEntry.action, AuditEntry.object_id))).all()
     assert actions == [("patient.register_pds", pid)] * 2
@@ -38,8 +46,10 @@ async def test_traced_patient_is_registered_once_and_returned_on_repeat(api, cle
 
 async def test_demographics_route_traces_the_same_person(api):
     by_number = (await api.post("/v1/patients/register_pds", json=JANE)).json()["patient_id"]
-    r = await api.post("/v1/patients/register_pds",
-                       json={"forename": "jane", "surname": "SMITH", "dob": "2010-10-22", "postcode": "ls16ae"})
+    r = await api.post(
+        "/v1/patients/register_pds",
+        json={"forename": "jane", "surname": "SMITH", "dob": "2010-10-22", "postcode": "ls16ae"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["patient_id"] == by_number
 
@@ -71,12 +81,20 @@ async def test_deceased_is_409_and_unavailable_is_503_storing_nothing(api, clean
 
 
 async def test_not_traced_is_404(api, clean):
-    assert_error(await api.post("/v1/patients/register_pds", json={"nhs_number": "9990000271", "dob": "2000-01-01"}),
-                 404, "patient_not_found")
-    assert_error(await api.post("/v1/patients/register_pds", json={**JANE, "dob": "2010-10-23"}),
-                 404, "patient_not_found")
-    r = await api.post("/v1/patients/register_pds",
-                       json={"forename": "Jane", "surname": "Smith", "dob": "2010-10-22", "postcode": "LS2 1AA"})
+    assert_error(
+        await api.post("/v1/patients/register_pds", json={"nhs_number": "9990000271", "dob": "2000-01-01"}),
+        404,
+        "patient_not_found",
+    )
+    assert_error(
+        await api.post("/v1/patients/register_pds", json={**JANE, "dob": "2010-10-23"}),
+        404,
+        "patient_not_found",
+    )
+    r = await api.post(
+        "/v1/patients/register_pds",
+        json={"forename": "Jane", "surname": "Smith", "dob": "2010-10-22", "postcode": "LS2 1AA"},
+    )
     assert_error(r, 404, "patient_not_found")
     assert await count_patients(clean) == 0
 
@@ -91,7 +109,9 @@ async def test_bad_input_is_400_with_field_paths(api):
     r = await api.post("/v1/patients/register_pds", json={"forename": "Jane", "dob": "2010-10-22"})
     body = assert_error(r, 400, "invalid_type")
     assert [i["path"] for i in body["message"]] == [["surname"], ["postcode"]]
-    r = await api.post("/v1/patients/register_pds", content=b"{nope", headers={"content-type": "application/json"})
+    r = await api.post(
+        "/v1/patients/register_pds", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert_error(r, 400, "invalid_json")
 
 
@@ -101,7 +121,9 @@ async def test_superseded_number_registers_under_the_current_number(api):
     pid = r.json()["patient_id"]
     body = (await api.get(f"/v1/patients/{pid}")).json()
     assert body["nhs_number"] == "9990000239" and body["last_name"] == "Newman"
-    again = await api.post("/v1/patients/register_pds", json={"nhs_number": "9990000239", "dob": "1968-09-30"})
+    again = await api.post(
+        "/v1/patients/register_pds", json={"nhs_number": "9990000239", "dob": "1968-09-30"}
+    )
     assert again.json()["patient_id"] == pid
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core import audit
@@ -43,7 +43,9 @@ async def candidates(
         EhrRecord.practice_group_id == patient.practice_group_id, _candidate_condition(patient)
     )
     # NHS-number matches first: they are the strongest evidence.
-    order = (EhrRecord.nhs_number == patient.nhs_number).desc() if patient.nhs_number else EhrRecord.id
+    order = (
+        case((EhrRecord.nhs_number == patient.nhs_number, 0), else_=1) if patient.nhs_number else EhrRecord.id
+    )
     return await paginate(session, stmt.order_by(order, EhrRecord.id), page)
 
 

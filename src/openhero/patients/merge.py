@@ -72,11 +72,11 @@ def patient_tables() -> list[Table]:
 
 
 def _fingerprint(kept: Patient, other: Patient) -> str:
-    """Changes to either record after the preview make its token stale."""
-    parts = [
-        f"{p.id}:{p.updated_at.isoformat() if p.updated_at else ''}:{p.status}:{p.ehr_partner_id}"
-        for p in (kept, other)
-    ]
+    """Any change to either record's content after the preview makes its token stale."""
+    parts = []
+    for patient in (kept, other):
+        values = {c: getattr(patient, c) for c in Patient.__table__.columns.keys() if c != "updated_at"}
+        parts.append(repr(sorted(values.items())))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
