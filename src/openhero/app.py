@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
     app.state.clock = clock or Clock()
-    app.state.limiter = KeyRateLimiter(settings.rate_limit, settings.redis_url)
+    app.state.limiter = KeyRateLimiter(settings.rate_limit, settings.redis_url, settings.rate_limit_namespace)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     _include_domains(app)

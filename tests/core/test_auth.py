@@ -163,3 +163,18 @@ def test_default_secret_refused_outside_sandbox():
 
     with pytest.raises(RuntimeError, match="OPENHERO_SECRET_KEY"):
         create_app(Settings(sandbox=False, _env_file=None))
+
+
+async def test_rate_limit_is_shared_through_redis(settings, clean, clock, tenant):
+    """Two API processes (two apps here) with OPENHERO_REDIS_URL share one budget per key."""
+    import uuid
+
+    shared = settings.model_copy(update={"rate_limit": "4/minute", "redis_url": "redis://127.0.0.1:6379/0",
+                                         "rate_limit_namespace": f"test-{uuid.uuid4().hex}"})
+    apps = [create_app(shared, clock=clock, db=clean) for _ in range(2)]
+    codes = []
+    for i in range(5):
+        app = apps[i % 2]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            codes.append((await c.get("/v1/me", headers=tenant.headers)).status_code)
+    assert codes == [200, 200, 200, 200, 429]

@@ -13,10 +13,17 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from openhero.core.errors import RateLimited
 
 
+def _async_uri(url: str) -> str:
+    return url if url.startswith("async+") else f"async+{url}"
+
+
 class KeyRateLimiter:
-    def __init__(self, limit: str, redis_url: str | None = None) -> None:
+    def __init__(self, limit: str, redis_url: str | None = None, namespace: str = "openhero") -> None:
         self.item = parse(limit)
-        self.storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
+        # redis-py's asyncio client (already a dependency) rather than limits' default, coredis.
+        self.storage: Storage = (RedisStorage(_async_uri(redis_url), implementation="redispy",
+                                              key_prefix=namespace)
+                                 if redis_url else MemoryStorage())
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
 
     async def hit(self, key_id: int) -> None:
