@@ -1,5 +1,7 @@
-"""Per-key rate limit (sliding window counter: O(1) per request) with the ``limits`` package: in memory, or in Redis when OPENHERO_REDIS_URL is set
-(so several API processes share one budget)."""
+"""Per-key rate limit with the ``limits`` package (a sliding window counter: O(1) per request).
+
+Counters live in memory, or in Redis when OPENHERO_REDIS_URL is set so several API processes share one budget.
+"""
 
 from __future__ import annotations
 

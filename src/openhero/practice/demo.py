@@ -140,23 +140,22 @@ async def _seed_practice(session: AsyncSession, spec: dict[str, Any], network_id
                      gender=gender, locations=at(locs))
         for title, first, last, kind, gender, locs in PRACTITIONERS])
     domain = spec["email"].split("@")[1]
-    admins = [Admin(practice_group_id=group.id, first_name=f, last_name=l, email=f"{e}.{spec['ods_code'].lower()}@{domain}",
-                    role=role) for f, l, e, role in ADMINS]
+    admins = [Admin(practice_group_id=group.id, first_name=first, last_name=last, role=role,
+                    email=f"{login}.{spec['ods_code'].lower()}@{domain}") for first, last, login, role in ADMINS]
     session.add_all(admins)
     await session.flush()
     team = AdminTeam(practice_group_id=group.id, name="Reception Team", members=admins[1:])
     session.add(team)
+    await session.flush()
+    # Paid appointments land in the reception team's queue (invoicing); NHS ones are unassigned.
     session.add_all([
         AppointmentType(practice_group_id=group.id, name=name, partner_slot_name=slot, sector=sector,
                         price=Decimal(price), duration=minutes, video=video, in_person=in_person, telephone=phone,
                         practitioner_type=kind, locations=at(locs),
-                        assignee_type="AdminTeam" if sector == "paid" else None)
+                        assignee_type="AdminTeam" if sector == "paid" else None,
+                        assignee_id=team.id if sector == "paid" else None)
         for name, slot, sector, price, minutes, video, in_person, phone, kind, locs in APPOINTMENT_TYPES])
     await session.flush()
-    for i, appointment_type in enumerate((await session.execute(
-            select(AppointmentType).where(AppointmentType.practice_group_id == group.id))).scalars()):
-        if appointment_type.assignee_type == "AdminTeam":
-            appointment_type.assignee_id = team.id
     patients = await _optional_hook("openhero.patients.demo", "seed_demo_patients", session, group.id, now) or []
     await _seed_tasks(session, group.id, [p.id for p in patients], admins, team, now, rng)
     await _optional_hook("openhero.booking.demo", "seed_demo_schedule", session, group.id, now)

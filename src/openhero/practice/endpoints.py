@@ -11,7 +11,7 @@ from openhero.core import tokens
 from openhero.core.auth import ACCESS_TOKEN_PURPOSE, Principal, PrincipalDep, authenticate, require_any_scope
 from openhero.core.deps import ClockDep, SessionDep, SettingsDep
 from openhero.core.errors import Forbidden
-from openhero.core.pagination import MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, PageDep, array_filter, parse_bool
+from openhero.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageDep, array_filter, parse_bool
 from openhero.core.schemas import ListResponse
 from openhero.core.tenancy import parse_id
 from openhero.practice import schemas, service
