@@ -122,6 +122,9 @@ def serve(
     get_settings.cache_clear()
     settings = get_settings()
     settings.check_secrets()
+    import logging
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if migrate or demo_mode:
         upgrade(settings.database_url)
     if demo_mode:
