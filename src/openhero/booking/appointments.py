@@ -1,0 +1,348 @@
+"""Appointment rules: reserve, edit, book (confirm), cancel, reschedule.
+
+Every change runs in the caller's transaction (the request's session, committed once by the
+dependency). A refusal raises, and the raise rolls back everything the operation wrote, so a failed
+reschedule keeps the old slot and a failed reserve leaves no appointment row behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhero.booking import repository as slots
+from openhero.booking.models import Appointment, AppointmentType, Slot
+from openhero.booking.states import Action, AppointmentState, require, state_of
+from openhero.core.auth import Principal
+from openhero.core.errors import Conflict, NotFound, ValidationFailed
+from openhero.core.outbox import emit
+from openhero.core.tenancy import get_owned
+from openhero.patients.models import Patient
+from openhero.practice.models import Location, PracticeGroup, Practitioner
+from openhero.tasks.service import create_task
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and when an appointment sits."""
+
+    practitioner_id: int
+    location_id: int
+    appointment_type_id: int
+    start_time: datetime
+    duration: int
+
+    @property
+    def end_time(self) -> datetime:
+        return self.start_time + timedelta(minutes=self.duration)
+
+
+@dataclass(frozen=True)
+class ReserveCommand:
+    placement: Placement
+    patient_id: int | None = None
+    billpayer_id: str | None = None
+    reason: str | None = None
+    suppress_mail: bool = False
+    suppress_availability_check: bool = False
+    link_id: int | None = None
+
+
+async def practice_group(session: AsyncSession, principal: Principal) -> PracticeGroup:
+    group = await session.get(PracticeGroup, principal.practice_group_id)
+    if group is None:  # the key's group was deleted under it
+        raise NotFound("Practice group")
+    return group
+
+
+async def get_appointment(session: AsyncSession, principal: Principal, raw_id: str, *,
+                          for_update: bool = False) -> Appointment:
+    return await get_owned(session, Appointment, raw_id, principal, "Appointment", for_update=for_update)
+
+
+def can_be_cancelled(appt: Appointment, policy_hours: int, now: datetime) -> bool:
+    """Whether a cancel without ``suppress_cancellation_policy`` would succeed now."""
+    state = state_of(appt, now)
+    if state is AppointmentState.RESERVED:
+        return True
+    return state is AppointmentState.BOOKED and appt.start_time - now >= timedelta(hours=policy_hours)
+
+
+def can_be_rescheduled(appt: Appointment, policy_hours: int, now: datetime) -> bool:
+    return (state_of(appt, now) is AppointmentState.BOOKED
+            and appt.start_time - now >= timedelta(hours=policy_hours))
+
+
+async def _check_placement(session: AsyncSession, principal: Principal, placement: Placement, now: datetime
+                           ) -> AppointmentType:
+    """The referenced rows exist in this practice group and can take an appointment."""
+    if placement.start_time <= now:
+        raise ValidationFailed("start_time must be in the future", code="invalid_date",
+                               expected="a future date-time", path=["start_time"])
+    appt_type = await get_owned(session, AppointmentType, placement.appointment_type_id, principal,
+                                "Appointment type")
+    location = await get_owned(session, Location, placement.location_id, principal, "Location")
+    practitioner = await get_owned(session, Practitioner, placement.practitioner_id, principal, "Practitioner")
+    if not appt_type.active:
+        raise Conflict("The appointment type is no longer offered", code="appointment_type_inactive",
+                       expected="an active appointment type", path=["appointment_type_id"])
+    if not practitioner.active:
+        raise Conflict("The practitioner is not taking appointments", code="practitioner_inactive",
+                       expected="an active practitioner", path=["practitioner_id"])
+    if appt_type.locations and location.id not in {loc.id for loc in appt_type.locations}:
+        raise Conflict("The appointment type is not offered at that location", code="location_not_offered",
+                       expected="a location of the appointment type", path=["location_id"])
+    return appt_type
+
+
+async def _lock_practitioner(session: AsyncSession, practitioner_id: int) -> None:
+    """Serialise bookings outside published slots per practitioner on PostgreSQL (SQLite write
+    transactions are already serial: BEGIN IMMEDIATE). NO KEY UPDATE leaves foreign-key checks of
+    ordinary reservations unblocked."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(Practitioner.id).where(Practitioner.id == practitioner_id)
+                              .with_for_update(key_share=True))  # FOR NO KEY UPDATE
+
+
+def _covering_chain(overlap: list[Slot], placement: Placement) -> list[Slot] | None:
+    """The published slots at the placement's location and type that cover it back to back, or None."""
+    if not overlap or overlap[0].start_time != placement.start_time:
+        return None
+    edge = placement.start_time
+    for slot in overlap:
+        if (not slot.published or slot.start_time != edge or slot.location_id != placement.location_id
+                or slot.appointment_type_id != placement.appointment_type_id):
+            return None
+        edge = slot.finish_time
+    return overlap if edge >= placement.end_time else None
+
+
+def _lapsed(slot: Slot, now: datetime) -> bool:
+    return slot.appointment_id is None or (slot.held_until is not None and slot.held_until <= now)
+
+
+def _unavailable() -> Conflict:
+    return Conflict("That slot is already reserved or booked", code="slot_unavailable", expected="a free slot",
+                    path=["start_time"])
+
+
+@dataclass
+class SlotPlan:
+    """The slots an appointment will claim; ``primary`` None means a private slot must be made."""
+
+    placement: Placement
+    chain: list[Slot]
+    primary: Slot | None
+
+
+async def _plan_slots(session: AsyncSession, placement: Placement, *, suppress: bool, now: datetime
+                      ) -> SlotPlan:
+    """Which slots the placement needs. Refuses early (no writes yet) when one is visibly taken; the claim
+    itself is still decided by the conditional UPDATE in ``_claim``."""
+    if suppress:
+        await _lock_practitioner(session, placement.practitioner_id)
+    overlap = await slots.overlapping_slots(session, placement.practitioner_id, placement.start_time,
+                                            placement.end_time)
+    if suppress:
+        # Every slot of the practitioner under the time is claimed, so it never overlaps a live booking.
+        chain = overlap
+        primary = next((s for s in overlap if s.start_time == placement.start_time), None)
+    else:
+        if any(not s.published and not _lapsed(s, now) for s in overlap):
+            raise _unavailable()
+        # A lapsed private slot of a dead reservation is no obstacle (and is not claimed).
+        found = _covering_chain([s for s in overlap if s.published], placement)
+        if found is None:
+            raise Conflict("No published slot for that practitioner, location, appointment type and time",
+                           code="slot_not_found", expected="the start_time of a slot from GET /v1/slots",
+                           path=["start_time"])
+        chain, primary = found, found[0]
+    if not all(_lapsed(s, now) for s in chain):
+        raise _unavailable()
+    return SlotPlan(placement=placement, chain=chain, primary=primary)
+
+
+async def _claim(session: AsyncSession, appt: Appointment, plan: SlotPlan, *, held_until: datetime | None,
+                 now: datetime) -> None:
+    """Claim the plan's slots for ``appt`` in one conditional UPDATE, or raise 409 (the caller's
+    transaction then rolls back everything, the appointment row included)."""
+    chain, primary, placement = list(plan.chain), plan.primary, plan.placement
+    if primary is None:
+        primary = Slot(practice_group_id=appt.practice_group_id, practitioner_id=placement.practitioner_id,
+                       location_id=placement.location_id, appointment_type_id=placement.appointment_type_id,
+                       start_time=placement.start_time, finish_time=placement.end_time, published=False)
+        session.add(primary)
+        try:
+            await session.flush()
+        except IntegrityError:  # slot generation raced us to that start time
+            raise _unavailable() from None
+        chain.append(primary)
+    taken = await slots.claim(session, [s.id for s in chain], appointment_id=appt.id, held_until=held_until,
+                              now=now)
+    if taken != len(chain):
+        raise _unavailable()
+    appt.slot_id = primary.id
+
+
+async def reserve(session: AsyncSession, principal: Principal, cmd: ReserveCommand, now: datetime
+                  ) -> Appointment:
+    """POST /v1/appointments: a hold on the slot until now + the group's hold length."""
+    group = await practice_group(session, principal)
+    placement = cmd.placement
+    appt_type = await _check_placement(session, principal, placement, now)
+    if cmd.patient_id is not None:
+        await get_owned(session, Patient, cmd.patient_id, principal, "Patient")
+    plan = await _plan_slots(session, placement, suppress=cmd.suppress_availability_check, now=now)
+    appt = Appointment(
+        practice_group_id=principal.practice_group_id, patient_id=cmd.patient_id,
+        practitioner_id=placement.practitioner_id, location_id=placement.location_id,
+        appointment_type_id=placement.appointment_type_id, start_time=placement.start_time,
+        duration=placement.duration, video=appt_type.video, in_person=appt_type.in_person,
+        telephone=appt_type.telephone, link_id=cmd.link_id, billpayer_id=cmd.billpayer_id, reason=cmd.reason,
+        suppress_mail=cmd.suppress_mail, availability_check_suppressed=cmd.suppress_availability_check,
+        reserved_until=now + timedelta(minutes=group.reservation_hold_minutes),
+        created_by_key_id=principal.key_id or None, created_at=now, updated_at=now)
+    session.add(appt)
+    await session.flush()
+    await _claim(session, appt, plan, held_until=appt.reserved_until, now=now)
+    await session.flush()
+    return appt
+
+
+async def edit(session: AsyncSession, principal: Principal, raw_id: str, *, start_time: datetime, duration: int,
+               practitioner_id: int, suppress_availability_check: bool, suppress_mail: bool | None,
+               now: datetime) -> Appointment:
+    """PUT /v1/appointments/{id}: move an unconfirmed reservation; availability is checked again and the
+    hold keeps its original expiry (editing never extends it)."""
+    appt = await get_appointment(session, principal, raw_id, for_update=True)
+    require(Action.EDIT, appt, now)
+    placement = Placement(practitioner_id=practitioner_id, location_id=appt.location_id,
+                          appointment_type_id=appt.appointment_type_id, start_time=start_time, duration=duration)
+    await _check_placement(session, principal, placement, now)
+    await slots.release(session, appt.id)
+    plan = await _plan_slots(session, placement, suppress=suppress_availability_check, now=now)
+    await _claim(session, appt, plan, held_until=appt.reserved_until, now=now)
+    _place(appt, placement)
+    appt.availability_check_suppressed = suppress_availability_check
+    if suppress_mail is not None:
+        appt.suppress_mail = suppress_mail
+    appt.updated_at = now
+    await session.flush()
+    return appt
+
+
+def _place(appt: Appointment, placement: Placement) -> None:
+    appt.practitioner_id, appt.location_id = placement.practitioner_id, placement.location_id
+    appt.start_time, appt.duration = placement.start_time, placement.duration
+
+
+async def book(session: AsyncSession, principal: Principal, raw_id: str, now: datetime) -> Appointment:
+    """Confirm a reservation: its holds become bookings, an event and a practice task are written in the
+    same transaction."""
+    appt = await get_appointment(session, principal, raw_id, for_update=True)
+    require(Action.BOOK, appt, now)
+    if await slots.confirm_held(session, appt.id, now) == 0:
+        raise Conflict("The reservation has expired; reserve the slot again", code="reservation_expired",
+                       expected="an unconfirmed, unexpired reservation", path=["id"])
+    appt.booking_confirmed_at = now
+    appt.reserved_until = None
+    appt.updated_at = now
+    await session.flush()
+    await emit(session, "appointment.confirmed", "Appointment", appt.id,
+               practice_group_id=appt.practice_group_id, now=now)
+    await create_task(session, practice_group_id=appt.practice_group_id, type_label="Appointment booked",
+                      category="appointment", patient_id=appt.patient_id, appointment_id=appt.id,
+                      details=await _describe(session, appt),
+                      triggered_by={"type": "api_key", "id": str(principal.key_id)}, now=now)
+    return appt
+
+
+async def _describe(session: AsyncSession, appt: Appointment) -> str:
+    appt_type = await session.get(AppointmentType, appt.appointment_type_id)
+    practitioner = await session.get(Practitioner, appt.practitioner_id)
+    location = await session.get(Location, appt.location_id)
+    group = await session.get(PracticeGroup, appt.practice_group_id)
+    zone = ZoneInfo(group.timezone if group else "Europe/London")
+    when = appt.start_time.astimezone(zone).strftime("%a %d %b %Y %H:%M")
+    who = " ".join(x for x in (practitioner.title, practitioner.first_name, practitioner.last_name) if x
+                   ) if practitioner else "practitioner"
+    return (f"{appt_type.name if appt_type else 'Appointment'} ({appt.duration} min) with {who} at "
+            f"{location.name if location else 'the practice'} on {when}")
+
+
+def _check_policy(appt: Appointment, group: PracticeGroup, now: datetime, *, suppress_policy: bool,
+                  action: str) -> None:
+    if appt.start_time <= now:
+        raise Conflict(f"The appointment has already started; it cannot be {action}", code="appointment_started",
+                       expected="an appointment in the future", path=["id"])
+    window = timedelta(hours=group.cancellation_policy_hours)
+    if not suppress_policy and appt.start_time - now < window:
+        raise Conflict(f"Inside the practice's {group.cancellation_policy_hours}-hour cancellation window; "
+                       f"send suppress_cancellation_policy to override", code="cancellation_policy",
+                       expected=f"at least {group.cancellation_policy_hours} hours before the start",
+                       path=["suppress_cancellation_policy"])
+
+
+async def cancel(session: AsyncSession, principal: Principal, raw_id: str, *, suppress_cancellation_policy: bool,
+                 suppress_mail: bool | None, now: datetime) -> Appointment:
+    appt = await get_appointment(session, principal, raw_id, for_update=True)
+    state = require(Action.CANCEL, appt, now)
+    if state is AppointmentState.BOOKED:
+        group = await practice_group(session, principal)
+        _check_policy(appt, group, now, suppress_policy=suppress_cancellation_policy, action="cancelled")
+    await slots.release(session, appt.id)
+    appt.cancelled_at = now
+    appt.cancellation_policy_suppressed = suppress_cancellation_policy
+    if suppress_mail is not None:
+        appt.suppress_mail = suppress_mail
+    appt.updated_at = now
+    await session.flush()
+    if state is AppointmentState.BOOKED:
+        # Releasing an unconfirmed hold is not news to anyone; cancelling a booking is.
+        await emit(session, "appointment.cancelled", "Appointment", appt.id,
+                   practice_group_id=appt.practice_group_id, now=now)
+    return appt
+
+
+async def reschedule(session: AsyncSession, principal: Principal, raw_id: str, *, start_time: datetime | None,
+                     slot_id: int | None, duration: int | None, practitioner_id: int | None,
+                     location_id: int | None, suppress_availability_check: bool,
+                     suppress_cancellation_policy: bool, suppress_mail: bool | None, now: datetime) -> Appointment:
+    """Move a booking to another free time: the new slots are claimed and the old ones freed in one
+    transaction, so either both happen or neither does."""
+    appt = await get_appointment(session, principal, raw_id, for_update=True)
+    require(Action.RESCHEDULE, appt, now)
+    group = await practice_group(session, principal)
+    _check_policy(appt, group, now, suppress_policy=suppress_cancellation_policy, action="rescheduled")
+    if slot_id is not None:
+        target = await get_owned(session, Slot, slot_id, principal, "Slot")
+        if not target.published:
+            raise NotFound("Slot", path=["slot_id"])
+        placement = Placement(practitioner_id=target.practitioner_id, location_id=target.location_id,
+                              appointment_type_id=appt.appointment_type_id, start_time=target.start_time,
+                              duration=duration or appt.duration)
+    else:
+        assert start_time is not None  # the endpoint requires one of the two
+        placement = Placement(practitioner_id=practitioner_id or appt.practitioner_id,
+                              location_id=location_id or appt.location_id,
+                              appointment_type_id=appt.appointment_type_id, start_time=start_time,
+                              duration=duration or appt.duration)
+    await _check_placement(session, principal, placement, now)
+    previous = appt.start_time
+    await slots.release(session, appt.id)
+    plan = await _plan_slots(session, placement, suppress=suppress_availability_check, now=now)
+    await _claim(session, appt, plan, held_until=None, now=now)
+    _place(appt, placement)
+    appt.previous_start_time, appt.rescheduled_at, appt.updated_at = previous, now, now
+    if suppress_mail is not None:
+        appt.suppress_mail = suppress_mail
+    await session.flush()
+    await emit(session, "appointment.rescheduled", "Appointment", appt.id,
+               practice_group_id=appt.practice_group_id, data={"previous_start_time": previous.isoformat()},
+               now=now)
+    return appt
