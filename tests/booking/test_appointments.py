@@ -159,7 +159,8 @@ async def test_suppress_availability_check_never_overlaps_a_live_booking(
         world.start + timedelta(minutes=15), suppress_availability_check=True))
     assert straddle.status_code == 200
     for minutes in (10, 20):
-        r = await booking_api.post("/v1/appointments", json=world.reserve_body(world.start + timedelta(minutes=minutes)))
+        later = world.start + timedelta(minutes=minutes)
+        r = await booking_api.post("/v1/appointments", json=world.reserve_body(later))
         assert r.status_code == 409
     assert (await booking_api.patch(f"/v1/appointments/{straddle.json()['id']}/cancel")).status_code == 200
     assert (await booking_api.post("/v1/appointments", json=world.reserve_body(
