@@ -3,7 +3,7 @@
 It serves the sandbox people (``openhero.patients.pds.sandbox_data``) the way PDS does:
 ``GET /Patient/{nhs_number}`` answers the Patient (a superseded number answers the current record),
 ``GET /Patient?family=&given=&birthdate=eq...&address-postalcode=`` answers a searchset Bundle.
-``mode`` switches every answer to ``"error"`` (HTTP 500), ``"slow"`` (answers after 2 s) or back
+``mode`` switches every answer to ``"error"`` (HTTP 500), ``"slow"`` (answers after 10 s) or back
 to ``"ok"``; ``requests`` records what was asked.
 """
 
@@ -36,9 +36,7 @@ def _outcome(status: int, code: str, diagnostics: str) -> JSONResponse:
                 "code": "processing",
                 "diagnostics": diagnostics,
                 "details": {
-                    "coding": [
-                        {"system": "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode", "code": code}
-                    ]
+                    "coding": [{"system": "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode", "code": code}]
                 },
             }
         ],
@@ -55,9 +53,7 @@ class FakePds:
             self._by_number[person.nhs_number] = person
             if person.old_nhs_number:
                 self._by_number[person.old_nhs_number] = person
-        self.app = Starlette(
-            routes=[Route("/Patient/{nhs_number}", self._read), Route("/Patient", self._search)]
-        )
+        self.app = Starlette(routes=[Route("/Patient/{nhs_number}", self._read), Route("/Patient", self._search)])
         self.url = ""
         self._server: uvicorn.Server | None = None
 
@@ -66,7 +62,7 @@ class FakePds:
         if self.mode == "error":
             return _outcome(500, "SERVICE_ERROR", "fake PDS failing on purpose")
         if self.mode == "slow":
-            await asyncio.sleep(2)
+            await asyncio.sleep(10)
         return None
 
     async def _read(self, request: Request) -> JSONResponse:

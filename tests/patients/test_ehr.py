@@ -34,16 +34,12 @@ async def test_candidates_match_by_nhs_number_or_name_and_dob(api, clean, tenant
 
 
 async def test_connect_links_the_record_and_is_repeatable(api, clean, tenant):
-    patient = await make_patient(
-        clean, tenant.id, first_name="Jane", last_name="Smith", dob=date(2010, 10, 22)
-    )
+    patient = await make_patient(clean, tenant.id, first_name="Jane", last_name="Smith", dob=date(2010, 10, 22))
     record = await make_ehr_record(clean, tenant.id, nhs_number="9000000009", mobile="07700900001")
     await make_attachment(clean, tenant.id, record.id, file_name="discharge.pdf")
     assert (await api.get(f"/v1/patients/{patient.id}/attachments")).json() == {"data": [], "count": 0}
     for _ in range(2):
-        r = await api.post(
-            f"/v1/patients/{patient.id}/ehr/connect", json={"ehr_partner_id": record.ehr_partner_id}
-        )
+        r = await api.post(f"/v1/patients/{patient.id}/ehr/connect", json={"ehr_partner_id": record.ehr_partner_id})
         assert r.status_code == 200, r.text
     body = r.json()
     assert body["ehr_registered"] is True and body["ehr_partner_id"] == record.ehr_partner_id
@@ -58,9 +54,7 @@ async def test_connect_links_the_record_and_is_repeatable(api, clean, tenant):
 
 
 async def test_connect_refusals(api, clean, tenant):
-    patient = await make_patient(
-        clean, tenant.id, first_name="Jane", last_name="Smith", dob=date(2010, 10, 22)
-    )
+    patient = await make_patient(clean, tenant.id, first_name="Jane", last_name="Smith", dob=date(2010, 10, 22))
     stranger = await make_ehr_record(clean, tenant.id, first_name="Someone", last_name="Else")
     taken = await make_ehr_record(clean, tenant.id)
     twin = await make_patient(clean, tenant.id, first_name="Jane", last_name="Smith", dob=date(2010, 10, 22))
@@ -68,12 +62,8 @@ async def test_connect_refusals(api, clean, tenant):
         await api.post(f"/v1/patients/{twin.id}/ehr/connect", json={"ehr_partner_id": taken.ehr_partner_id})
     ).status_code == 200
     url = f"/v1/patients/{patient.id}/ehr/connect"
-    assert_error(
-        await api.post(url, json={"ehr_partner_id": stranger.ehr_partner_id}), 409, "ehr_record_mismatch"
-    )
-    assert_error(
-        await api.post(url, json={"ehr_partner_id": taken.ehr_partner_id}), 409, "ehr_record_already_linked"
-    )
+    assert_error(await api.post(url, json={"ehr_partner_id": stranger.ehr_partner_id}), 409, "ehr_record_mismatch")
+    assert_error(await api.post(url, json={"ehr_partner_id": taken.ehr_partner_id}), 409, "ehr_record_already_linked")
     assert_error(await api.post(url, json={"ehr_partner_id": "NOPE"}), 400, "ehr_record_not_found")
     assert_error(await api.post(url, json={}), 400, "invalid_type")
     assert_error(await api.get(f"/v2/patients/{patient.id}?data_source=ehr"), 404, "not_linked_to_ehr")

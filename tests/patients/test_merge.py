@@ -60,9 +60,7 @@ async def test_preview_then_merge_keeps_the_ehr_linked_record(api, clean, tenant
     assert kept["nhs_number"] == "9000000009" and kept["email"] == "jane.smith@example.com"
     assert (await api.get(f"/v1/patients/{loose.id}")).json()["status"] == "archived"
     async with clean.session() as s:
-        owners = (
-            await s.execute(select(Task.patient_id).where(Task.id.in_([t.id for t in tasks])))
-        ).scalars()
+        owners = (await s.execute(select(Task.patient_id).where(Task.id.in_([t.id for t in tasks])))).scalars()
         assert set(owners) == {linked.id}
         audit = (await s.execute(select(AuditEntry).where(AuditEntry.action == "patient.merge"))).scalar_one()
         assert audit.key_id == tenant.key.id and audit.details["archived_patient_id"] == loose.id
@@ -104,9 +102,7 @@ async def test_stale_forged_and_expired_tokens_are_400(api, clean, tenant, clock
 async def test_merge_refusals_and_cross_tenant_404(api, clean, tenant):
     linked, loose = await duplicates(clean, tenant.id)
     other = await make_tenant(clean)
-    foreign = await make_patient(
-        clean, other.id, first_name="Jane", last_name="Smith", dob=date(2010, 10, 22)
-    )
+    foreign = await make_patient(clean, other.id, first_name="Jane", last_name="Smith", dob=date(2010, 10, 22))
     url = f"/v1/patients/{linked.id}/merge/preview"
     assert_error(await api.post(url, json={"patient_id": str(foreign.id)}), 404, "not_found")
     assert_error(

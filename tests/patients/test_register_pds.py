@@ -36,9 +36,7 @@ async def test_traced_patient_is_registered_once_and_returned_on_repeat(api, cle
     assert body["nhs_number"] == "9000000009" and body["postcode"] == "LS1 6AE" and body["town"] == "Leeds"
     assert body["mobile"] == "07700900001" and body["email"] == "jane.smith@example.com"
     assert body["dob"] == "2010-10-22T00:00:00.000Z" and body["data_source"] == "pds"
-    assert (
-        body["restricted"] is False and body["status"] == "unarchived" and body["last_sync_at"].endswith("Z")
-    )
+    assert body["restricted"] is False and body["status"] == "unarchived" and body["last_sync_at"].endswith("Z")
     async with clean.session() as s:
         actions = (await s.execute(select(AuditEntry.action, AuditEntry.object_id))).all()
     assert actions == [("patient.register_pds", pid)] * 2
@@ -109,9 +107,7 @@ async def test_bad_input_is_400_with_field_paths(api):
     r = await api.post("/v1/patients/register_pds", json={"forename": "Jane", "dob": "2010-10-22"})
     body = assert_error(r, 400, "invalid_type")
     assert [i["path"] for i in body["message"]] == [["surname"], ["postcode"]]
-    r = await api.post(
-        "/v1/patients/register_pds", content=b"{nope", headers={"content-type": "application/json"}
-    )
+    r = await api.post("/v1/patients/register_pds", content=b"{nope", headers={"content-type": "application/json"})
     assert_error(r, 400, "invalid_json")
 
 
@@ -121,9 +117,7 @@ async def test_superseded_number_registers_under_the_current_number(api):
     pid = r.json()["patient_id"]
     body = (await api.get(f"/v1/patients/{pid}")).json()
     assert body["nhs_number"] == "9990000239" and body["last_name"] == "Newman"
-    again = await api.post(
-        "/v1/patients/register_pds", json={"nhs_number": "9990000239", "dob": "1968-09-30"}
-    )
+    again = await api.post("/v1/patients/register_pds", json={"nhs_number": "9990000239", "dob": "1968-09-30"})
     assert again.json()["patient_id"] == pid
 
 

@@ -58,9 +58,9 @@ async def test_v3_pages_and_counts_all_matches(api, people):
 async def test_v3_needs_a_filter_and_valid_values(api, people):
     assert_error(await api.get("/v3/patients"), 400, "missing_filter")
     assert_error(await api.get("/v3/patients?first_name=%20"), 400, "missing_filter")
-    assert assert_error(await api.get("/v3/patients?dob=31-12-1990"), 400, "invalid_date")["message"][0][
-        "path"
-    ] == ["dob"]
+    assert assert_error(await api.get("/v3/patients?dob=31-12-1990"), 400, "invalid_date")["message"][0]["path"] == [
+        "dob"
+    ]
     assert_error(await api.get("/v3/patients?nhs_number=123"), 400, "invalid_string")
     assert_error(await api.get("/v3/patients?last_name=Smith&page_size=500"), 400, "too_big")
 
