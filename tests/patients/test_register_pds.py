@@ -65,7 +65,7 @@ async def test_restricted_record_is_registered_without_address_or_contacts(api):
     r = await api.post("/v1/patients/register_pds", json={"nhs_number": "9000000025", "dob": "1972-07-01"})
     assert r.status_code == 200, r.text
     body = (await api.get(f"/v1/patients/{r.json()['patient_id']}")).json()
-    assert body["restricted"] is True and body["last_name"] == "Hidden"
+    assert body["restricted"] is True and body["last_name"] == "Thornton"
     for name in ("mobile", "email", "address_line_1", "town", "county", "postcode"):
         assert body[name] is None, name
 

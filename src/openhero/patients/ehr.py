@@ -34,18 +34,14 @@ def match_reason(patient: Patient, record: EhrRecord) -> str:
     return "nhs_number" if patient.nhs_number and record.nhs_number == patient.nhs_number else "demographics"
 
 
-async def candidates(
-    session: AsyncSession, patient: Patient, page: PageParams
-) -> tuple[list[EhrRecord], int]:
+async def candidates(session: AsyncSession, patient: Patient, page: PageParams) -> tuple[list[EhrRecord], int]:
     if patient.dob is None and not patient.nhs_number:
         return [], 0
     stmt = select(EhrRecord).where(
         EhrRecord.practice_group_id == patient.practice_group_id, _candidate_condition(patient)
     )
     # NHS-number matches first: they are the strongest evidence.
-    order = (
-        case((EhrRecord.nhs_number == patient.nhs_number, 0), else_=1) if patient.nhs_number else EhrRecord.id
-    )
+    order = case((EhrRecord.nhs_number == patient.nhs_number, 0), else_=1) if patient.nhs_number else EhrRecord.id
     return await paginate(session, stmt.order_by(order, EhrRecord.id), page)
 
 
@@ -98,9 +94,7 @@ async def connect(
             path=["ehr_partner_id"],
         )
     matched = (
-        await session.execute(
-            select(EhrRecord.id).where(EhrRecord.id == record.id, _candidate_condition(patient))
-        )
+        await session.execute(select(EhrRecord.id).where(EhrRecord.id == record.id, _candidate_condition(patient)))
     ).scalar_one_or_none()
     if matched is None:
         raise Conflict(
@@ -151,18 +145,14 @@ async def connect(
     return patient
 
 
-async def attachments(
-    session: AsyncSession, patient: Patient, page: PageParams
-) -> tuple[list[EhrAttachment], int]:
+async def attachments(session: AsyncSession, patient: Patient, page: PageParams) -> tuple[list[EhrAttachment], int]:
     record = await linked_record(session, patient)
     if record is None:
         return [], 0
     stmt = select(EhrAttachment).where(
         EhrAttachment.practice_group_id == patient.practice_group_id, EhrAttachment.ehr_record_id == record.id
     )
-    return await paginate(
-        session, stmt.order_by(EhrAttachment.created_at.desc(), EhrAttachment.id.desc()), page
-    )
+    return await paginate(session, stmt.order_by(EhrAttachment.created_at.desc(), EhrAttachment.id.desc()), page)
 
 
 async def ehr_view(session: AsyncSession, patient: Patient) -> EhrRecord:

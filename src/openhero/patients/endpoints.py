@@ -119,8 +119,7 @@ async def list_patients(
     "/v2/patients",
     operation_id="listPatientsV2",
     response_model=ListResponse[schemas.PatientV2Out],
-    summary="Older patient search that takes one field name plus one search value (superseded by "
-    "/v3/patients).",
+    summary="Older patient search that takes one field name plus one search value (superseded by /v3/patients).",
     description=_FIELD_DESCRIPTION + " Items are in the v2 patient shape.",
 )
 async def list_patients_v2(
@@ -137,13 +136,9 @@ async def list_patients_v2(
 def _v3_filter(
     first_name: Annotated[str | None, Query()] = None,
     last_name: Annotated[str | None, Query()] = None,
-    dob: Annotated[
-        str | None, Query(description="Exact date of birth, YYYY-MM-DD.", examples=["1990-12-31"])
-    ] = None,
+    dob: Annotated[str | None, Query(description="Exact date of birth, YYYY-MM-DD.", examples=["1990-12-31"])] = None,
     nhs_number: Annotated[str | None, Query()] = None,
-    ehr_partner_id: Annotated[
-        str | None, Query(description="The patient's identifier in the connected EHR.")
-    ] = None,
+    ehr_partner_id: Annotated[str | None, Query(description="The patient's identifier in the connected EHR.")] = None,
 ) -> service.PatientSearch:
     items = []
     parsed_dob = parsed_nhs = None
@@ -178,8 +173,7 @@ def _v3_filter(
     "/v3/patients",
     operation_id="listPatientsV3",
     response_model=ListResponse[schemas.PatientV2Out],
-    summary="Structured patient search combining several named filters in one call; at least one filter "
-    "is mandatory.",
+    summary="Structured patient search combining several named filters in one call; at least one filter is mandatory.",
     description="Filters combine with AND. openhero: names match whole words ignoring case (`smith` finds "
     "Smith, not Smithson); `dob` is exact; `nhs_number` may be spaced and must be valid. No "
     "filter → 400 `missing_filter`. Items are the v2 patient shape (with `ods_code`, the "
@@ -265,9 +259,7 @@ async def list_ehr_candidates(
 ) -> ListResponse[schemas.PatientEhrCandidateOut]:
     patient = await service.get_patient(session, principal, id)
     rows, count = await ehr.candidates(session, patient, page)
-    return ListResponse(
-        data=[views.ehr_candidate(r, ehr.match_reason(patient, r)) for r in rows], count=count
-    )
+    return ListResponse(data=[views.ehr_candidate(r, ehr.match_reason(patient, r)) for r in rows], count=count)
 
 
 @router.post(
@@ -297,8 +289,7 @@ async def connect_ehr(
     "/v1/patients/{id}/merge/preview",
     operation_id="previewPatientMerge",
     response_model=schemas.MergePreviewOut,
-    summary="Show what merging another patient into this one would produce and hand back a token for the "
-    "real merge.",
+    summary="Show what merging another patient into this one would produce and hand back a token for the real merge.",
     description="Body `{patient_id}`: the other record of the same person. openhero: the record linked to "
     "the EHR is kept (otherwise the one in the path); the kept record's empty fields are "
     "filled from the other. The answer is the merged patient (v1 fields) plus "

@@ -201,9 +201,7 @@ async def merge(
         raise _bad_token(f"Merge token rejected: {exc}") from None
     # Resolve the path id first so another tenant's id is a 404, as everywhere else.
     await get_owned(session, Patient, raw_id, principal, "Patient")
-    if claims.get("practice_group_id") != str(principal.practice_group_id) or claims.get("path_id") != str(
-        int(raw_id)
-    ):
+    if claims.get("practice_group_id") != str(principal.practice_group_id) or claims.get("path_id") != str(int(raw_id)):
         raise _bad_token("Merge token was issued for another merge")
     try:
         plan = await _plan(session, principal, raw_id, claims["other_id"], for_update=True)

@@ -113,9 +113,7 @@ class EhrEntry(IdMixin, TenantMixin, Base):
     """One coded entry in an EHR record (a consultation note, a message written to the record...)."""
 
     __tablename__ = "ehr_entries"
-    ehr_record_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("ehr_records.id", ondelete="CASCADE"), index=True
-    )
+    ehr_record_id: Mapped[int] = mapped_column(IdType, ForeignKey("ehr_records.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32), default="note")
     snomed_code: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
@@ -127,9 +125,7 @@ class EhrAttachment(IdMixin, TenantMixin, Base):
     """A document held in the EHR for a patient (letters, results), listed by /attachments."""
 
     __tablename__ = "ehr_attachments"
-    ehr_record_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("ehr_records.id", ondelete="CASCADE"), index=True
-    )
+    ehr_record_id: Mapped[int] = mapped_column(IdType, ForeignKey("ehr_records.id", ondelete="CASCADE"), index=True)
     uuid: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()), unique=True)
     file_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100), default="application/pdf")

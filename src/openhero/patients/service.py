@@ -169,9 +169,7 @@ async def trace(adapter: PdsAdapter, body: RegisterPatientPdsRequest) -> PdsPati
     except PdsBadResponse as exc:
         raise BadGateway(f"PDS failed: {exc}", expected="a valid answer from PDS") from None
     except PdsUnavailable as exc:
-        raise ServiceUnavailable(
-            f"PDS is unavailable: {exc}", expected="PDS to answer; retry later"
-        ) from None
+        raise ServiceUnavailable(f"PDS is unavailable: {exc}", expected="PDS to answer; retry later") from None
 
 
 async def register_pds(
@@ -217,9 +215,7 @@ async def register_pds(
     return patient
 
 
-async def register(
-    session: AsyncSession, principal: Principal, body: RegisterPatientRequest, now: datetime
-) -> Patient:
+async def register(session: AsyncSession, principal: Principal, body: RegisterPatientRequest, now: datetime) -> Patient:
     """Create, or update the patient matched on NHS number + dob (or, without an NHS number, on
     name + dob + mobile, so a retried request does not duplicate the patient). No PDS call."""
     dob = date.fromisoformat(body.dob)
@@ -249,9 +245,7 @@ async def register(
                 .limit(1)
             )
         ).scalar_one_or_none()
-    values: dict[str, Any] = body.model_dump(
-        exclude={"ehr_partner_id", "dob", "data_source"}, exclude_unset=True
-    )
+    values: dict[str, Any] = body.model_dump(exclude={"ehr_partner_id", "dob", "data_source"}, exclude_unset=True)
     values.update(first_name=body.first_name, last_name=body.last_name, mobile=body.mobile, dob=dob)
     created = existing is None
     patient = existing or Patient(
@@ -297,9 +291,7 @@ async def register(
     return patient
 
 
-async def get_patient(
-    session: AsyncSession, principal: Principal, raw_id: str, *, for_update: bool = False
-) -> Patient:
+async def get_patient(session: AsyncSession, principal: Principal, raw_id: str, *, for_update: bool = False) -> Patient:
     return await get_owned(session, Patient, raw_id, principal, "Patient", for_update=for_update)
 
 
@@ -366,9 +358,7 @@ def _normalise_search(field: str, value: str) -> Any:
         if field == "dob":
             return parse_dob(value)
     except ValueError as exc:
-        raise ValidationFailed(
-            str(exc), code="invalid_string", expected=f"a valid {field}", path=["search"]
-        ) from None
+        raise ValidationFailed(str(exc), code="invalid_string", expected=f"a valid {field}", path=["search"]) from None
     return value
 
 

@@ -61,9 +61,7 @@ def identifiers(
 ) -> list[PatientIdentifier]:
     out = []
     if nhs_number:
-        out.append(
-            PatientIdentifier(source="nhs", name="nhs_number", role="main", label="NHS", value=nhs_number)
-        )
+        out.append(PatientIdentifier(source="nhs", name="nhs_number", role="main", label="NHS", value=nhs_number))
     if ehr_partner_id:
         out.append(
             PatientIdentifier(
@@ -75,15 +73,9 @@ def identifiers(
             )
         )
     if hero_id is not None:
-        out.append(
-            PatientIdentifier(
-                source="hero", name="hero_id", role="secondary", label="Hero", value=str(hero_id)
-            )
-        )
+        out.append(PatientIdentifier(source="hero", name="hero_id", role="secondary", label="Hero", value=str(hero_id)))
     if hero_uid:
-        out.append(
-            PatientIdentifier(source="hero", name="hero_uid", role="secondary", label="Hero", value=hero_uid)
-        )
+        out.append(PatientIdentifier(source="hero", name="hero_uid", role="secondary", label="Hero", value=hero_uid))
     return out
 
 

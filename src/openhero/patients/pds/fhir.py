@@ -90,9 +90,7 @@ class FhirPdsAdapter:
         # A superseded number answers with the current record: its id is the new NHS number.
         return self._settle(body, nhs_number, dob)
 
-    async def trace_by_demographics(
-        self, forename: str, surname: str, dob: date, postcode: str
-    ) -> PdsPatient:
+    async def trace_by_demographics(self, forename: str, surname: str, dob: date, postcode: str) -> PdsPatient:
         params = {
             "family": surname,
             "given": forename,

@@ -27,9 +27,7 @@ from openhero.patients.pds.base import (
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
-VERIFICATION_EXTENSION = (
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
-)
+VERIFICATION_EXTENSION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
 VERIFICATION_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 # "R" restricted and "V" very restricted: PDS withholds address and telecom ("S-flagged" records).
@@ -195,11 +193,7 @@ def patient_from_fhir(resource: dict[str, Any], *, today: date | None = None) ->
     gp = (patient.generalPractitioner or [None])[0]
     gp_ods = gp.identifier.value if gp is not None and gp.identifier is not None else None
     restricted = _restricted(patient)
-    birth = (
-        patient.birthDate
-        if isinstance(patient.birthDate, date)
-        else date.fromisoformat(str(patient.birthDate))
-    )
+    birth = patient.birthDate if isinstance(patient.birthDate, date) else date.fromisoformat(str(patient.birthDate))
     out = PdsPatient(
         nhs_number=str(patient.id),
         dob=birth,

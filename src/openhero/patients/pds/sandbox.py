@@ -42,9 +42,7 @@ class SandboxPdsAdapter:
             raise PdsNotFound("No patient found")
         return self._settle(person, nhs_number, dob)
 
-    async def trace_by_demographics(
-        self, forename: str, surname: str, dob: date, postcode: str
-    ) -> PdsPatient:
+    async def trace_by_demographics(self, forename: str, surname: str, dob: date, postcode: str) -> PdsPatient:
         wanted = (_key(forename), _key(surname), dob.isoformat(), normalise_postcode(postcode))
         matches = [
             p

@@ -1,0 +1,58 @@
+"""`openhero patients ...`: the sandbox PDS's documented test patients."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from openhero.patients.pds.sandbox_data import PEOPLE, SandboxPerson
+
+app = typer.Typer(help="Patients and the sandbox PDS.", no_args_is_help=True)
+
+OUTCOMES = {
+    "traced": "traced -> {{patient_id}}",
+    "identity_check": "identity check -> 200 {{message, login_url}}, nothing stored",
+    "restricted": "restricted record -> registered without address or contacts",
+    "deceased": "deceased -> 409 patient_deceased",
+    "unavailable": "PDS unavailable -> 503 (any dob), nothing stored",
+    "superseded": "superseded: old number {old} -> registered as {new}",
+}
+
+
+def describe(person: SandboxPerson) -> str:
+    return OUTCOMES[person.outcome].format(old=person.old_nhs_number, new=person.nhs_number)
+
+
+def rows() -> list[dict[str, str | None]]:
+    return [
+        {
+            "nhs_number": p.old_nhs_number or p.nhs_number,
+            "dob": p.dob,
+            "name": f"{p.title} {p.first_name} {p.last_name}",
+            "postcode": p.postcode,
+            "mobile": p.mobile,
+            "email": p.email,
+            "outcome": describe(p),
+        }
+        for p in PEOPLE
+    ]
+
+
+@app.command("sandbox-patients")
+def sandbox_patients(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """List the sandbox PDS's test patients and what POST /v1/patients/register_pds answers for each.
+    Any other valid NHS number, or a wrong dob, answers 404."""
+    table = rows()
+    if as_json:
+        typer.echo(json.dumps(table, indent=2))
+        return
+    header = f"{'NHS number':<11} {'dob':<10} {'name':<26} {'postcode':<9} {'mobile':<12} outcome"
+    typer.echo(header)
+    typer.echo("-" * len(header))
+    for r in table:
+        typer.echo(
+            f"{r['nhs_number']:<11} {r['dob']:<10} {r['name']:<26} {r['postcode']:<9} "
+            f"{r['mobile'] or '-':<12} {r['outcome']}"
+        )
