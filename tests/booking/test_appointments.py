@@ -276,3 +276,22 @@ async def test_other_tenants_appointments_are_404(booking_api: httpx.AsyncClient
     assert (await booking_api.get("/v1/appointments/nope")).status_code == 404
     async with clean.session(write=False) as s:
         assert (await s.execute(select(func.count()).select_from(Appointment))).scalar_one() == 1
+
+
+async def test_booking_task_goes_to_the_appointment_types_assignee(
+        booking_api: httpx.AsyncClient, world: BookingWorld, clean: Database) -> None:
+    from openhero.booking.models import AppointmentType
+    from tests.builders import make_admin_team
+
+    team = await make_admin_team(clean, world.tenant.id)
+    async with clean.session() as s:
+        appt_type = await s.get(AppointmentType, world.appt_type.id)
+        assert appt_type is not None
+        appt_type.assignee_type, appt_type.assignee_id, appt_type.sector = "AdminTeam", team.id, "paid"
+        await s.commit()
+    appt_id = (await booking_api.post("/v1/appointments", json=world.reserve_body())).json()["id"]
+    assert (await booking_api.patch(f"/v1/appointments/{appt_id}/book")).status_code == 200
+    async with clean.session(write=False) as s:
+        task = (await s.execute(select(Task))).scalar_one()
+    assert (task.assignee_type, task.assignee_id) == ("admin_team", team.id)
+    assert world.practitioner.last_name in (task.details or "")

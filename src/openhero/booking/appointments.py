@@ -255,11 +255,23 @@ async def book(session: AsyncSession, principal: Principal, raw_id: str, now: da
     await session.flush()
     await emit(session, "appointment.confirmed", "Appointment", appt.id,
                practice_group_id=appt.practice_group_id, now=now)
-    await create_task(session, practice_group_id=appt.practice_group_id, type_label="Appointment booked",
-                      category="appointment", patient_id=appt.patient_id, appointment_id=appt.id,
-                      details=await _describe(session, appt),
-                      triggered_by={"type": "api_key", "id": str(principal.key_id)}, now=now)
+    appt_type = await session.get(AppointmentType, appt.appointment_type_id)
+    assignee = _ASSIGNEE_TYPES.get(appt_type.assignee_type or "") if appt_type else None
+    task_args = dict(practice_group_id=appt.practice_group_id, type_label="Appointment booked",
+                     category="appointment", patient_id=appt.patient_id, appointment_id=appt.id,
+                     details=await _describe(session, appt),
+                     triggered_by={"type": "api_key", "id": str(principal.key_id)}, now=now)
+    try:
+        # The appointment type's assignee (e.g. the reception team for paid appointments) gets the task.
+        await create_task(session, **task_args, assignee_type=assignee,  # type: ignore[arg-type]
+                          assignee_id=appt_type.assignee_id if assignee and appt_type else None)
+    except ValidationFailed:  # the configured assignee no longer exists: the task goes to the shared inbox
+        await create_task(session, **task_args)  # type: ignore[arg-type]
     return appt
+
+
+# AppointmentType.assignee_type (contract spelling) -> the tasks service's spelling.
+_ASSIGNEE_TYPES = {"Admin": "admin", "AdminTeam": "admin_team"}
 
 
 async def _describe(session: AsyncSession, appt: Appointment) -> str:

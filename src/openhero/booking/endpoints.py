@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -20,6 +20,7 @@ from openhero.core.schemas import ListResponse, format_timestamp
 
 router = APIRouter(dependencies=[Depends(authenticate)])
 BookingScope = Depends(require_scope("booking"))
+ZERO = timedelta(0)
 
 
 def type_out(t: AppointmentType, *, next_available_at: datetime | None = None, slot_count: int = 0
@@ -57,10 +58,16 @@ async def list_appointment_types(
 
 # ---- slots ---------------------------------------------------------------------------------------------
 
+def _utc_text(value: datetime) -> str:
+    # Same output as core.schemas.format_timestamp for the UTC values the database returns, via the C
+    # isoformat (the slot list renders two per row on the hot path).
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z" if value.utcoffset() == ZERO else format_timestamp(value)
+
+
 def _slot_dict(row: Any) -> dict[str, str]:
     return {"id": str(row.id), "practitioner_id": str(row.practitioner_id),
             "appointment_type_id": str(row.appointment_type_id), "location_id": str(row.location_id),
-            "start_time": format_timestamp(row.start_time), "finish_time": format_timestamp(row.finish_time)}
+            "start_time": _utc_text(row.start_time), "finish_time": _utc_text(row.finish_time)}
 
 
 @router.get("/v1/slots", operation_id="listSlots", tags=["Booking"],

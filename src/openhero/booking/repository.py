@@ -53,18 +53,16 @@ def _free_future(group_id: int, flt: SlotFilter, now: datetime) -> list[ColumnEl
     return conds
 
 
-def free_slots_query(group_id: int, flt: SlotFilter, now: datetime) -> Select[Any]:
-    return select(*SLOT_COLUMNS).where(*_free_future(group_id, flt, now))
+def page_statement(group_id: int, flt: SlotFilter, now: datetime, *, limit: int, offset: int) -> Select[Any]:
+    return (select(*SLOT_COLUMNS, func.count().over().label("total")).where(*_free_future(group_id, flt, now))
+            .order_by(Slot.start_time, Slot.id).limit(limit).offset(offset))
 
 
 async def page_free_slots(session: AsyncSession, group_id: int, flt: SlotFilter, now: datetime, *,
                           limit: int, offset: int) -> tuple[Sequence[Any], int]:
     """One page of free future slots in start order plus the total, in one round trip (a window count);
     a page past the end falls back to a plain count."""
-    conds = _free_future(group_id, flt, now)
-    stmt = (select(*SLOT_COLUMNS, func.count().over().label("total")).where(*conds)
-            .order_by(Slot.start_time, Slot.id).limit(limit).offset(offset))
-    rows = (await session.execute(stmt)).all()
+    rows = (await session.execute(page_statement(group_id, flt, now, limit=limit, offset=offset))).all()
     if rows:
         return rows, int(rows[0].total)
     total = 0 if offset == 0 else await count_free_slots(session, group_id, flt, now)
