@@ -71,3 +71,20 @@ async def test_demo_data_is_realistic(database_url, clean, settings, clock):
         assert groups.status_code == 200 and groups.json()["name"] == "Park Lane Medical Centre"
         outside = await c.get("/v1/me", headers={"x-practice-group-id": str(int(demo["practice_group_id"]) + 2)})
         assert outside.status_code == 403
+
+
+async def test_demo_wires_every_domain(database_url, clean, settings, clock):
+    """The demo seeds patients, a two-week schedule, forms (the travel type asks its questionnaire),
+    and message templates, so every part of the API has something to show."""
+    demo = json.loads(openhero(database_url, "demo", "--json").stdout)
+    headers = {"x-api-key": demo["api_key"], "x-practice-group-id": demo["practice_group_id"]}
+    app = create_app(settings, clock=clock, db=clean)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers) as c:
+        assert (await c.get("/v1/patients")).json()["count"] >= 15
+        types = (await c.get("/v1/appointment_types")).json()["data"]
+        assert all(t["slot_count"] > 0 and t["next_available_at"] for t in types)
+        travel = next(t for t in types if t["name"].startswith("Private Travel"))
+        form = await c.get(f"/v1/forms/{travel['form_id']}")
+        assert form.status_code == 200 and "travel" in form.json()["title"].lower()
+        assert (await c.get("/v1/slots/count")).status_code == 200
+        assert (await c.get("/v1/templates")).json()["count"] >= 3

@@ -147,13 +147,16 @@ async def _seed_practice(session: AsyncSession, spec: dict[str, Any], network_id
     team = AdminTeam(practice_group_id=group.id, name="Reception Team", members=admins[1:])
     session.add(team)
     await session.flush()
+    forms = await _optional_hook("openhero.forms.demo", "seed_demo_forms", session, group.id, now) or []
+    travel_form = next((f.id for f in forms if "travel" in f.title.lower()), None)
     # Paid appointments land in the reception team's queue (invoicing); NHS ones are unassigned.
     session.add_all([
         AppointmentType(practice_group_id=group.id, name=name, partner_slot_name=slot, sector=sector,
                         price=Decimal(price), duration=minutes, video=video, in_person=in_person, telephone=phone,
                         practitioner_type=kind, locations=at(locs),
                         assignee_type="AdminTeam" if sector == "paid" else None,
-                        assignee_id=team.id if sector == "paid" else None)
+                        assignee_id=team.id if sector == "paid" else None,
+                        form_id=travel_form if name.startswith("Private Travel") else None)
         for name, slot, sector, price, minutes, video, in_person, phone, kind, locs in APPOINTMENT_TYPES])
     await session.flush()
     patients = await _optional_hook("openhero.patients.demo", "seed_demo_patients", session, group.id, now) or []
