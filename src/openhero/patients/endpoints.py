@@ -177,7 +177,7 @@ def _v3_filter(
     description="Filters combine with AND. openhero: names match whole words ignoring case (`smith` finds "
     "Smith, not Smithson); `dob` is exact; `nhs_number` may be spaced and must be valid. No "
     "filter → 400 `missing_filter`. Items are the v2 patient shape (with `ods_code`, the "
-    "registered GP practice from PDS), ordered by last name, first name, id; archived "
+    "registered GP practice from PDS), ordered by last name, first name (ignoring case), id; archived "
     "(merged) records are left out.",
 )
 async def list_patients_v3(

@@ -389,4 +389,6 @@ async def search(
         stmt = stmt.where(func.lower(Patient.last_name) == flt.last_name.lower())
     if flt.first_name:
         stmt = stmt.where(func.lower(Patient.first_name) == flt.first_name.lower())
-    return await paginate(session, stmt.order_by(Patient.last_name, Patient.first_name, Patient.id), page)
+    # Ordering on the indexed expressions lets the name index deliver rows already sorted.
+    order = (func.lower(Patient.last_name), func.lower(Patient.first_name), Patient.id)
+    return await paginate(session, stmt.order_by(*order), page)
