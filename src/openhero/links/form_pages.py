@@ -1,0 +1,95 @@
+"""Pages of a form link (``/f/{code}``, an openhero extension): the patient proves who they are, answers
+the form and sends it; each submission is a form response, a practice task and an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from openhero.core.deps import ClockDep, SettingsDep
+from openhero.forms import service as forms
+from openhero.forms.models import Form
+from openhero.links import journey, views
+from openhero.links.flow import Ctx, identity_page, open_link, posted, verified_patient, verify_identity
+from openhero.links.journey import Refused
+from openhero.links.models import FormLink
+from openhero.links.web import PageRoute, PageSessionDep
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+async def _form(session: Any, ctx: Ctx) -> Form:
+    form = await forms.form_of_group(session, ctx.link.practice_group_id, ctx.link.form_id)
+    if form is None:
+        raise ctx.problem(410, "This form is no longer available", "The practice has withdrawn this form.")
+    return form
+
+
+def _summary(form: Form) -> dict[str, str]:
+    return {"type": form.patient_title or form.title, "where": "", "with": ""}
+
+
+@router.get("/f/{code}")
+async def form_start(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+                     clock: ClockDep) -> Response:
+    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f")
+    form = await _form(session, ctx)
+    await journey.record_open(session, ctx.link)
+    if ctx.sess is not None and ctx.sess.patient is not None:
+        return ctx.go("/form")
+    return await identity_page(session, ctx, form.patient_title or form.title, None)
+
+
+@router.post("/f/{code}/verify")
+async def form_verify(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+                      clock: ClockDep) -> Response:
+    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f")
+    form = await _form(session, ctx)
+    return await verify_identity(request, session, ctx, form.patient_title or form.title, None, "/form")
+
+
+def _form_page(ctx: Ctx, form: Form, status: int = 200, values: dict[int, list[str]] | None = None,
+               errors: dict[int, str] | None = None) -> Response:
+    return ctx.page("form.html", status, form=form, fields=views.form_fields(form, values, errors),
+                    error_count=len(errors or {}))
+
+
+@router.get("/f/{code}/form")
+async def form_show(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+                    clock: ClockDep) -> Response:
+    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f")
+    verified_patient(ctx)
+    return _form_page(ctx, await _form(session, ctx))
+
+
+@router.post("/f/{code}/form")
+async def form_submit(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+                      clock: ClockDep) -> Response:
+    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f")
+    data = await posted(request, ctx)
+    patient_id = verified_patient(ctx)
+    form = await _form(session, ctx)
+    values = views.submitted_answers(form, data)
+    checked = forms.check_answers(form, values)
+    if not checked.ok:
+        return _form_page(ctx, form, 400, values, checked.errors)
+    try:
+        response_id = await journey.submit_form(session, ctx.link, form, patient_id=patient_id, answers=checked,
+                                                now=ctx.now)
+    except Refused as refused:
+        raise ctx.refused(refused.reason) from None
+    assert ctx.sess is not None
+    ctx.sess.done = response_id
+    return ctx.go("/sent")
+
+
+@router.get("/f/{code}/sent")
+async def form_sent(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+                    clock: ClockDep) -> Response:
+    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f", require_usable=False)
+    if ctx.sess is None or ctx.sess.done is None:
+        raise ctx.problem(404, "Page not found", "Open the link from your message to fill in the form.")
+    form = await session.get(Form, ctx.link.form_id)
+    return ctx.page("form_sent.html", form=form)
