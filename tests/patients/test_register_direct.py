@@ -50,3 +50,22 @@ async def test_register_validation(api):
     assert assert_error(r, 400, "custom")["message"][0]["path"] == ["mobile"]
     r = await api.post("/v1/patients/register", json={**BODY, "first_name": ""})
     assert_error(r, 400, "too_small")
+
+
+async def test_restricted_patient_keeps_no_contacts_even_from_register(api):
+    r = await api.post("/v1/patients/register_pds", json={"nhs_number": "9000000025", "dob": "1972-07-01"})
+    pid = r.json()["patient_id"]
+    r = await api.post(
+        "/v1/patients/register",
+        json={
+            "nhs_number": "9000000025",
+            "dob": "1972-07-01",
+            "first_name": "Rachel",
+            "last_name": "Thornton",
+            "mobile": "07700900003",
+            "postcode": "LS6 2AB",
+        },
+    )
+    assert r.json()["patient_id"] == pid
+    body = (await api.get(f"/v1/patients/{pid}")).json()
+    assert body["mobile"] is None and body["postcode"] is None and body["restricted"] is True

@@ -129,3 +129,15 @@ async def test_any_scope_may_register_and_ids_do_not_cross_tenants(api, client, 
     assert_error(await client.get(f"/v1/patients/{pid}", headers=other.headers), 404, "not_found")
     assert_error(await client.get(f"/v2/patients/{pid}", headers=other.headers), 404, "not_found")
     assert_error(await client.get("/v1/patients/abc", headers=other.headers), 404, "not_found")
+
+
+async def test_login_url_page_exists_and_control_characters_are_refused(api, client):
+    r = await api.post("/v1/patients/register_pds", json={"nhs_number": "9000000017", "dob": "1985-03-14"})
+    page = await client.get(r.json()["login_url"].removeprefix("http://testserver"))
+    assert page.status_code == 200 and "NHS login" in page.text
+    r = await api.post(
+        "/v1/patients/register_pds", json={"nhs_number": "9000000009", "dob": "2010-10-22", "ehr_partner_id": "E\x001"}
+    )
+    assert assert_error(r, 400, "custom")["message"][0]["path"] == ["ehr_partner_id"]
+    assert_error(await api.get("/v3/patients?last_name=Sm%00ith"), 400, "invalid_string")
+    assert_error(await api.get("/v1/patients?field=last_name&search=%00"), 400, "invalid_string")

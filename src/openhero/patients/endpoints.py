@@ -111,6 +111,7 @@ async def list_patients(
     field: FieldQuery = None,
     search: SearchQuery = None,
 ) -> ListResponse[schemas.PatientOut]:
+    _no_control_characters(field=field, search=search)
     rows, count = await service.list_by_field(session, principal, field, search, page)
     return ListResponse(data=[views.patient_v1(p) for p in rows], count=count)
 
@@ -129,8 +130,22 @@ async def list_patients_v2(
     field: FieldQuery = None,
     search: SearchQuery = None,
 ) -> ListResponse[schemas.PatientV2Out]:
+    _no_control_characters(field=field, search=search)
     rows, count = await service.list_by_field(session, principal, field, search, page)
     return ListResponse(data=[views.patient_v2(p) for p in rows], count=count)
+
+
+def _no_control_characters(**params: str | None) -> None:
+    """Query values are compared in SQL; PostgreSQL refuses NUL, so refuse control characters here."""
+    bad = [name for name, value in params.items() if value and any(ord(ch) < 32 for ch in value)]
+    if bad:
+        raise ValidationFailed(
+            "Query values may not contain control characters",
+            items=[
+                error_item("invalid_string", "printable text", [name], "control characters are not allowed")
+                for name in bad
+            ],
+        )
 
 
 def _v3_filter(
@@ -140,6 +155,9 @@ def _v3_filter(
     nhs_number: Annotated[str | None, Query()] = None,
     ehr_partner_id: Annotated[str | None, Query(description="The patient's identifier in the connected EHR.")] = None,
 ) -> service.PatientSearch:
+    _no_control_characters(
+        first_name=first_name, last_name=last_name, dob=dob, nhs_number=nhs_number, ehr_partner_id=ehr_partner_id
+    )
     items = []
     parsed_dob = parsed_nhs = None
     try:

@@ -87,16 +87,27 @@ def _phone(value: str | None) -> str | None:
     return compact
 
 
-class RegisterPatientPdsRequest(RequestModel):
+class PatientRequest(RequestModel):
+    """Text fields may not carry NUL or other control characters (PostgreSQL cannot store NUL)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if isinstance(value, str) and any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+            raise ValueError("text may not contain control characters")
+        return value
+
+
+class RegisterPatientPdsRequest(PatientRequest):
     """Either ``nhs_number`` + ``dob`` or ``forename`` + ``surname`` + ``dob`` + ``postcode``."""
 
     nhs_number: str | None = Field(None, description="Spaced or unspaced; checked with modulus 11.")
     dob: str | None = Field(None, description="YYYY-MM-DD or an ISO 8601 date-time.", validate_default=True)
-    forename: str | None = None
-    surname: str | None = None
-    postcode: str | None = None
-    ehr_partner: str | None = Field(None, min_length=1)
-    ehr_partner_id: str | None = Field(None, min_length=1)
+    forename: str | None = Field(None, max_length=100)
+    surname: str | None = Field(None, max_length=100)
+    postcode: str | None = Field(None, max_length=16)
+    ehr_partner: str | None = Field(None, min_length=1, max_length=32)
+    ehr_partner_id: str | None = Field(None, min_length=1, max_length=64)
 
     _check_nhs = field_validator("nhs_number")(classmethod(lambda cls, v: _nhs(v)))
 
@@ -118,15 +129,15 @@ class RegisterPatientPdsRequest(RequestModel):
         return date.fromisoformat(self.dob or "")
 
 
-class RegisterPatientRequest(RequestModel):
-    ehr_partner_id: str | None = None
+class RegisterPatientRequest(PatientRequest):
+    ehr_partner_id: str | None = Field(None, max_length=64)
     nhs_number: str | None = Field(None, min_length=1)
     dob: str = Field(min_length=1)
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     sex: PatientSex | None = None
     title: PatientTitle | None = None
-    landline: str | None = None
+    landline: str | None = Field(None, max_length=40)
     address_line_1: str | None = Field(None, max_length=200)
     address_line_2: str | None = Field(None, max_length=200)
     address_line_3: str | None = Field(None, max_length=200)
@@ -134,7 +145,7 @@ class RegisterPatientRequest(RequestModel):
     postcode: str | None = Field(None, max_length=16)
     county: str | None = Field(None, max_length=100)
     data_source: PatientDataSource | None = None
-    mobile: str = Field(min_length=1)
+    mobile: str = Field(min_length=1, max_length=40)
     email: str | None = Field(None, max_length=200)
 
     _check_nhs = field_validator("nhs_number")(classmethod(lambda cls, v: _nhs(v)))
@@ -153,15 +164,15 @@ class RegisterPatientRequest(RequestModel):
         return value or None
 
 
-class ConnectPatientEhrRequest(RequestModel):
+class ConnectPatientEhrRequest(PatientRequest):
     ehr_partner_id: str = Field(min_length=1, max_length=64)
 
 
-class PreviewPatientMergeRequest(RequestModel):
+class PreviewPatientMergeRequest(PatientRequest):
     patient_id: str = Field(min_length=1, description="The other patient taking part in the merge.")
 
 
-class MergePatientRequest(RequestModel):
+class MergePatientRequest(PatientRequest):
     merge_token: str = Field(min_length=1, description="The token from POST /v1/patients/{id}/merge/preview.")
 
 

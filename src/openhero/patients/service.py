@@ -215,6 +215,15 @@ async def register_pds(
     return patient
 
 
+def _apply_values(patient: Patient, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(patient, name, value)
+    if patient.restricted:
+        # PDS marked this person's record sensitive: keep no address or contacts, whoever sends them.
+        for name in (*_CONTACT_FIELDS, "emails", "country"):
+            setattr(patient, name, None)
+
+
 async def register(session: AsyncSession, principal: Principal, body: RegisterPatientRequest, now: datetime) -> Patient:
     """Create, or update the patient matched on NHS number + dob (or, without an NHS number, on
     name + dob + mobile, so a retried request does not duplicate the patient). No PDS call."""
@@ -255,8 +264,7 @@ async def register(session: AsyncSession, principal: Principal, body: RegisterPa
         data_source=body.data_source or "hero",
         created_at=now,
     )
-    for name, value in values.items():
-        setattr(patient, name, value)
+    _apply_values(patient, values)
     if body.data_source:
         patient.data_source = body.data_source
     patient.updated_at = now
@@ -274,8 +282,7 @@ async def register(session: AsyncSession, principal: Principal, body: RegisterPa
                 expected="a retry",
                 path=["nhs_number"],
             ) from None
-        for name, value in values.items():
-            setattr(raced, name, value)
+        _apply_values(raced, values)
         patient, created = raced, False
         await session.flush()
     await _link_ehr(session, patient, body.ehr_partner_id, None)
