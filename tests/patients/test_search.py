@@ -90,3 +90,10 @@ async def test_v2_read_has_identifiers_and_v1_shows_archived_status(api, people)
     ]
     assert (await api.get(f"/v1/patients/{people[4].id}")).json()["status"] == "archived"
     assert_error(await api.get(f"/v2/patients/{people[0].id}?data_source=pds"), 400, "invalid_enum_value")
+
+
+async def test_rows_written_loosely_by_other_domains_still_serialise(api, clean, tenant):
+    loose = await make_patient(clean, tenant.id, sex="female", data_source="booking_link", emails=["a@example.com"])
+    v1 = (await api.get(f"/v1/patients/{loose.id}")).json()
+    assert (v1["sex"], v1["data_source"], v1["emails"]) == ("Female", "hero", ["a@example.com"])
+    assert (await api.get(f"/v2/patients/{loose.id}")).json()["sex"] == "Female"

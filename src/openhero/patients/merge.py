@@ -22,7 +22,7 @@ from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, ValidationFailed
 from openhero.core.tenancy import get_owned
 from openhero.models import load_all
-from openhero.patients.models import Patient
+from openhero.patients.models import EhrRecord, Patient
 
 TOKEN_PURPOSE = "patient_merge"
 TOKEN_TTL = timedelta(minutes=10)
@@ -131,8 +131,15 @@ async def _count_moves(session: AsyncSession, other: Patient) -> dict[str, int]:
 async def _plan(
     session: AsyncSession, principal: Principal, raw_id: str, raw_other: str, *, for_update: bool = False
 ) -> MergePlan:
-    this = await get_owned(session, Patient, raw_id, principal, "Patient", for_update=for_update)
-    other = await get_owned(session, Patient, raw_other, principal, "Patient", for_update=for_update)
+    this = await get_owned(session, Patient, raw_id, principal, "Patient")
+    other = await get_owned(session, Patient, raw_other, principal, "Patient")
+    if for_update and this.id != other.id:
+        # Lock both rows in id order, so two opposite merges of one pair cannot deadlock.
+        await session.execute(
+            select(Patient.id).where(Patient.id.in_([this.id, other.id])).order_by(Patient.id).with_for_update()
+        )
+        await session.refresh(this)
+        await session.refresh(other)
     if this.id == other.id:
         raise ValidationFailed(
             "A patient cannot be merged with itself",
@@ -225,6 +232,13 @@ async def merge(
             other.nhs_number, other.status, other.merged_into_id = None, "archived", kept.id
             other.previous_nhs_number = other_nhs or other.previous_nhs_number
             other.updated_at = now
+            # Both records may name the same EHR record; the link belongs to the kept one.
+            await session.execute(
+                update(EhrRecord)
+                .where(EhrRecord.practice_group_id == principal.practice_group_id)
+                .where(EhrRecord.linked_patient_id == other.id)
+                .values(linked_patient_id=kept.id)
+            )
             await session.flush()
             for name, value in plan.merged.items():
                 if name not in ("id", "practice_group_id", "created_at", "uid"):

@@ -79,11 +79,32 @@ def identifiers(
     return out
 
 
+_SEXES = frozenset({"Not known", "Not specified", "Male", "Female", "Other"})
+_SOURCES = frozenset({"hero", "emis", "pds", "gha", "systm_one"})
+_SEX_ALIASES = {"male": "Male", "female": "Female", "other": "Other", "unknown": "Not known"}
+
+
+def contract_sex(value: str | None) -> str | None:
+    """Rows written by other domains may spell sex loosely; answer the contract's enum or null."""
+    if value is None or value in _SEXES:
+        return value
+    return _SEX_ALIASES.get(value.strip().lower())
+
+
+def _strings(value: Any) -> list[str] | None:
+    return None if value is None else [str(v) for v in value if isinstance(v, str | int)]
+
+
 def patient_v1_values(patient: Patient | dict[str, Any]) -> dict[str, Any]:
     get = patient.get if isinstance(patient, dict) else (lambda name: getattr(patient, name))
     values = {name: get(name) for name in _V1_FIELDS}
     values["dob"] = dob_timestamp(get("dob"))
     values["restricted"] = bool(values["restricted"])
+    values["sex"] = contract_sex(values["sex"])
+    values["data_source"] = values["data_source"] if values["data_source"] in _SOURCES else "hero"
+    values["status"] = "archived" if values["status"] == "archived" else "unarchived"
+    values["emails"] = _strings(values["emails"])
+    values["verification_credentials"] = _strings(values["verification_credentials"])
     return values
 
 
@@ -118,6 +139,9 @@ def patient_v2(patient: Patient) -> PatientV2Out:
                 )
             },
             "ods_code": patient.gp_ods_code,
+            "sex": contract_sex(patient.sex),
+            "data_source": patient.data_source if patient.data_source in _SOURCES else "hero",
+            "status": "archived" if patient.status == "archived" else "unarchived",
             "restricted": bool(patient.restricted),
             "line_1": patient.address_line_1,
             "line_2": patient.address_line_2,
@@ -158,6 +182,7 @@ def _record_values(record: EhrRecord, hero_uid: str | None) -> dict[str, Any]:
         "emis_id": record.ehr_partner_id if record.ehr_partner == "emis" else None,
         "data_source": record.ehr_partner if record.ehr_partner in ("emis", "systm_one") else None,
         "restricted": bool(record.restricted),
+        "sex": contract_sex(record.sex),
         "line_1": record.address_line_1,
         "line_2": record.address_line_2,
         "line_3": record.address_line_3,
