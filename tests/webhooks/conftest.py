@@ -57,6 +57,8 @@ class Receiver:
         chunks = []
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender went away mid-request: nothing was received
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
@@ -76,9 +78,7 @@ class Receiver:
             status = self.statuses.popleft() if self.statuses else self.default_status
         finally:
             self.in_flight[key] -= 1
-        await send(
-            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
-        )
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": f"status {status}".encode()})
 
 
@@ -125,9 +125,7 @@ async def emit_events(
 ) -> None:
     async with db.session() as session:
         for i in range(count):
-            await emit(
-                session, event_type, object_type, first_id + i, practice_group_id=practice_group_id, now=now
-            )
+            await emit(session, event_type, object_type, first_id + i, practice_group_id=practice_group_id, now=now)
         await session.commit()
 
 

@@ -16,8 +16,9 @@ import logging
 import os
 import random
 import socket
+import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,11 @@ from openhero.core.db import Database
 from openhero.settings import Settings
 
 log = logging.getLogger("openhero.worker")
+
+try:  # httpcore tries `import sniffio` on every request; when it is absent that failed import
+    import sniffio  # noqa: F401 - rescans sys.path each time (milliseconds per request). Fail fast.
+except ImportError:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 # Domain modules whose import registers handlers and pollers.
 JOB_MODULES = (
@@ -45,6 +51,9 @@ class JobContext:
     clock: Clock
     worker_id: str
     http: Any = None  # a shared httpx.AsyncClient, created by the worker
+    # Per-worker resources a domain keeps between rounds (e.g. webhooks' connection pool). Values with an
+    # ``aclose()`` are closed when the worker's run()/drain() ends.
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 class Retry(Exception):  # noqa: N818 - it is an instruction, not an error
@@ -171,12 +180,25 @@ class Worker:
         total = 0
         async with _http_client() as http:
             self.ctx.http = http
-            for _ in range(max_rounds):
-                done = await self.run_once()
-                total += done
-                if done == 0:
-                    break
+            try:
+                for _ in range(max_rounds):
+                    done = await self.run_once()
+                    total += done
+                    if done == 0:
+                        break
+            finally:
+                await self._close_state()
         return total
+
+    async def _close_state(self) -> None:
+        state, self.ctx.state = self.ctx.state, {}
+        for value in state.values():
+            closer = getattr(value, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:
+                    log.exception("closing worker resource %r failed", value)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with _http_client() as http:
@@ -194,4 +216,5 @@ class Worker:
                         await asyncio.wait_for(stop.wait(), timeout=idle)
                     except TimeoutError:
                         pass
+            await self._close_state()
             log.info("worker %s stopped", self.worker_id)

@@ -19,6 +19,7 @@ from openhero.core.worker import backoff
 from openhero.webhooks import signing
 from openhero.webhooks.models import DeliveryStatus
 from openhero.webhooks.queue import Claimed, Outcome, Target
+from openhero.webhooks.sender import Sender, SendError
 
 TIMEOUT = 10.0
 SNIPPET_CHARS = 500
@@ -57,8 +58,13 @@ def build_headers(
     return headers
 
 
-async def _post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+async def _post(
+    http: httpx.AsyncClient, sender: Sender | None, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, str]:
     async with asyncio.timeout(TIMEOUT):
+        if sender is not None:
+            status, data = await sender.post(url, body, headers)
+            return status, data[: SNIPPET_CHARS * 4].decode("utf-8", "replace")
         request = http.build_request("POST", url, content=body, headers=headers)
         response = await http.send(request, stream=True)
         try:
@@ -85,6 +91,7 @@ def next_step(claimed: Claimed, now: datetime) -> tuple[str, datetime | None]:
 
 async def attempt(
     http: httpx.AsyncClient,
+    sender: Sender | None,
     claimed: Claimed,
     target: Target | None,
     *,
@@ -108,11 +115,7 @@ async def attempt(
     status_code: int | None = None
     error: str | None = None
     try:
-        key = (
-            signing.decrypt_key(secret_key, target.signing_key_encrypted)
-            if target.signing_key_encrypted
-            else None
-        )
+        key = signing.decrypt_key(secret_key, target.signing_key_encrypted) if target.signing_key_encrypted else None
         headers = build_headers(
             delivery_id=claimed.id,
             attempt=claimed.attempts,
@@ -122,23 +125,19 @@ async def attempt(
             custom=target.headers,
             is_test=claimed.is_test,
         )
-        status_code, snippet = await _post(http, target.url, body, headers)
+        status_code, snippet = await _post(http, sender, target.url, body, headers)
         record["response_snippet"] = snippet[:SNIPPET_CHARS] or None
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except TimeoutError:
         error = f"timed out after {TIMEOUT:g}s"
-    except (httpx.HTTPError, ValueError, OSError) as exc:
+    except (httpx.HTTPError, SendError, ValueError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
-    record.update(
-        latency_ms=int((time.perf_counter() - started) * 1000), status_code=status_code, error=error
-    )
+    record.update(latency_ms=int((time.perf_counter() - started) * 1000), status_code=status_code, error=error)
     if error is None:
         return Outcome(claimed.id, DeliveryStatus.DELIVERED, status_code=status_code, attempt=record)
     status, next_at = next_step(claimed, now)
-    return Outcome(
-        claimed.id, status, next_attempt_at=next_at, status_code=status_code, error=error, attempt=record
-    )
+    return Outcome(claimed.id, status, next_attempt_at=next_at, status_code=status_code, error=error, attempt=record)
 
 
 def retry_delay_bounds(attempt_number: int) -> tuple[timedelta, timedelta]:

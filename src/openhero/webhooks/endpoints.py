@@ -84,9 +84,7 @@ async def create_webhook(
     clock: ClockDep,
 ) -> schemas.WebhookOut:
     return webhook_out(
-        await service.create_webhook(
-            session, principal, body, secret_key=settings.secret_key, now=clock.now()
-        )
+        await service.create_webhook(session, principal, body, secret_key=settings.secret_key, now=clock.now())
     )
 
 
@@ -142,9 +140,7 @@ async def update_webhook(
     clock: ClockDep,
 ) -> schemas.WebhookOut:
     return webhook_out(
-        await service.update_webhook(
-            session, principal, id, body, secret_key=settings.secret_key, now=clock.now()
-        )
+        await service.update_webhook(session, principal, id, body, secret_key=settings.secret_key, now=clock.now())
     )
 
 
@@ -158,9 +154,7 @@ async def update_webhook(
     "deliveries still queued (they are cancelled); its delivery log stays readable at "
     "/v1/webhooks/{id}/deliveries. A second DELETE is a 404.",
 )
-async def delete_webhook(
-    id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep
-) -> schemas.WebhookOut:
+async def delete_webhook(id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> schemas.WebhookOut:
     return webhook_out(await service.delete_webhook(session, principal, id, now=clock.now()))
 
 
@@ -200,7 +194,5 @@ async def list_deliveries(
     "marked with `X-Openhero-Test: true`; the worker sends it within moments. Answers with "
     "the queued delivery; follow it at /v1/webhooks/{id}/deliveries.",
 )
-async def test_webhook(
-    id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep
-) -> schemas.DeliveryOut:
+async def test_webhook(id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> schemas.DeliveryOut:
     return delivery_out(await service.send_test(session, principal, id, now=clock.now()))

@@ -15,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from urllib.request import getproxies
 
 import httpx
 
 from openhero.core.worker import JobContext, poller
 from openhero.webhooks import delivery, queue
+from openhero.webhooks.sender import Sender
 
 log = logging.getLogger("openhero.webhooks")
 
 DISPATCH_BATCH = 500
 DELIVERY_BATCH = 256
-SEND_CONCURRENCY = 128
+SEND_CONCURRENCY = 64
 
 
 @poller
@@ -64,16 +66,29 @@ async def send_due_deliveries(ctx: JobContext) -> int:
     return len(claimed)
 
 
+def _sender(ctx: JobContext) -> Sender | None:
+    """The worker's own lean HTTP client for deliveries, or None to use its httpx client (which honours
+    HTTP(S)_PROXY when one is configured)."""
+    if {"http", "https", "all"} & set(getproxies()):
+        return None
+    sender = ctx.state.get("webhooks.sender")
+    if sender is None:
+        sender = ctx.state["webhooks.sender"] = Sender()
+    return sender
+
+
 async def _send_all(
     ctx: JobContext, http: httpx.AsyncClient, claimed: list[queue.Claimed], targets: dict[int, queue.Target]
 ) -> list[queue.Outcome]:
     gate = asyncio.Semaphore(SEND_CONCURRENCY)
+    sender = _sender(ctx)
 
     async def one(item: queue.Claimed) -> queue.Outcome:
         async with gate:
             try:
                 return await delivery.attempt(
                     http,
+                    sender,
                     item,
                     targets.get(item.webhook_id),
                     secret_key=ctx.settings.secret_key,

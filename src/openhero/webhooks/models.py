@@ -53,9 +53,7 @@ class WebhookDelivery(IdMixin, Base):
         Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
     )
 
-    practice_group_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("practice_groups.id", ondelete="CASCADE")
-    )
+    practice_group_id: Mapped[int] = mapped_column(IdType, ForeignKey("practice_groups.id", ondelete="CASCADE"))
     webhook_id: Mapped[int] = mapped_column(IdType, ForeignKey("webhooks.id", ondelete="CASCADE"))
     # The outbox event (null for sandbox test deliveries). No foreign key: events may be pruned.
     event_id: Mapped[int | None] = mapped_column(IdType)

@@ -193,15 +193,12 @@ async def claim_deliveries(
 async def load_targets(session: AsyncSession, webhook_ids: set[int]) -> dict[int, Target]:
     rows = (
         await session.execute(
-            select(
-                Webhook.id, Webhook.url, Webhook.signing_key_encrypted, Webhook.headers, Webhook.deleted_at
-            ).where(Webhook.id.in_(webhook_ids))
+            select(Webhook.id, Webhook.url, Webhook.signing_key_encrypted, Webhook.headers, Webhook.deleted_at).where(
+                Webhook.id.in_(webhook_ids)
+            )
         )
     ).all()
-    return {
-        r.id: Target(r.url, r.signing_key_encrypted, dict(r.headers or {}), r.deleted_at is None)
-        for r in rows
-    }
+    return {r.id: Target(r.url, r.signing_key_encrypted, dict(r.headers or {}), r.deleted_at is None) for r in rows}
 
 
 @dataclass
@@ -217,9 +214,7 @@ class Outcome:
     attempt: dict[str, Any] | None = None
 
 
-async def record_outcomes(
-    session: AsyncSession, outcomes: list[Outcome], *, worker_id: str, now: datetime
-) -> None:
+async def record_outcomes(session: AsyncSession, outcomes: list[Outcome], *, worker_id: str, now: datetime) -> None:
     attempts = [o.attempt for o in outcomes if o.attempt is not None]
     if attempts:
         await session.execute(insert(_attempts), attempts)

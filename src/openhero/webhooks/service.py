@@ -55,12 +55,8 @@ EVENT_OBJECTS = {
 }
 
 
-def _invalid(
-    field: str, expected: str, message: str, path: Sequence[str | int] | None = None
-) -> ValidationFailed:
-    return ValidationFailed(
-        message, items=[error_item("invalid_string", expected, list(path or [field]), message)]
-    )
+def _invalid(field: str, expected: str, message: str, path: Sequence[str | int] | None = None) -> ValidationFailed:
+    return ValidationFailed(message, items=[error_item("invalid_string", expected, list(path or [field]), message)])
 
 
 def validate_url(url: str) -> str:
@@ -85,9 +81,7 @@ def validate_headers(headers: dict[str, str] | None) -> dict[str, str]:
         raise ValidationFailed(
             "too many headers",
             items=[
-                error_item(
-                    "too_big", f"at most {MAX_HEADERS} headers", ["headers"], f"at most {MAX_HEADERS} headers"
-                )
+                error_item("too_big", f"at most {MAX_HEADERS} headers", ["headers"], f"at most {MAX_HEADERS} headers")
             ],
         )
     seen: set[str] = set()
@@ -211,9 +205,7 @@ async def update_webhook(
     return hook
 
 
-async def delete_webhook(
-    session: AsyncSession, principal: Principal, raw_id: str, *, now: datetime
-) -> Webhook:
+async def delete_webhook(session: AsyncSession, principal: Principal, raw_id: str, *, now: datetime) -> Webhook:
     """Soft delete: nothing more is fanned out to it, and what is still queued is cancelled (the worker
     also re-checks at send time, so a delivery already claimed is cancelled rather than sent)."""
     hook = await get_webhook(session, principal, raw_id)
@@ -258,20 +250,14 @@ async def list_deliveries(
 ) -> tuple[list[DeliveryView], int]:
     """A subscription's deliveries, newest first (deleted subscriptions' logs stay readable)."""
     hook = await get_owned(session, Webhook, raw_id, principal, "Webhook")
-    stmt = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.webhook_id == hook.id)
-        .order_by(WebhookDelivery.id.desc())
-    )
+    stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id).order_by(WebhookDelivery.id.desc())
     if statuses:
         stmt = stmt.where(WebhookDelivery.status.in_(statuses))
     rows, count = await paginate(session, stmt, page)
     return await _with_attempts(session, rows), count
 
 
-async def send_test(
-    session: AsyncSession, principal: Principal, raw_id: str, *, now: datetime
-) -> DeliveryView:
+async def send_test(session: AsyncSession, principal: Principal, raw_id: str, *, now: datetime) -> DeliveryView:
     """Queue a signed sample of the subscription's event (object id "0") for the worker to send."""
     hook = await get_webhook(session, principal, raw_id)
     body = queue.event_body(
@@ -302,9 +288,7 @@ def payload_of(delivery: WebhookDelivery) -> dict[str, Any]:
 # Operator surface (CLI): not tenant-scoped.
 
 
-async def operator_deliveries(
-    session: AsyncSession, *, status: str | None, limit: int
-) -> list[WebhookDelivery]:
+async def operator_deliveries(session: AsyncSession, *, status: str | None, limit: int) -> list[WebhookDelivery]:
     stmt = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(WebhookDelivery.status == status)

@@ -25,9 +25,7 @@ _HKDF_INFO = b"openhero webhook signing keys v1"
 
 @lru_cache(maxsize=8)
 def _fernet(secret_key: str) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
-        secret_key.encode()
-    )
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
