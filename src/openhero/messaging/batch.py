@@ -15,14 +15,15 @@ number of workers share the work and none holds more than one chunk in memory:
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, insert, or_, select
+from sqlalchemy import Select, and_, exists, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core import audit
 from openhero.core.auth import Principal
+from openhero.core.db import Database
 from openhero.core.errors import Conflict, ValidationFailed, error_item
 from openhero.core.jobs import Job
 from openhero.core.pagination import PageParams, paginate
@@ -47,7 +48,8 @@ SEND_JOB = "messaging.batch_send"
 
 
 def _recipient_row(batch_id: int, position: int, item: BatchRecipientInput, now: datetime) -> dict[str, Any]:
-    row: dict[str, Any] = {
+    # Stored verbatim; enrichment (in the workers, in parallel) validates and normalises.
+    return {
         "batch_id": batch_id,
         "position": position,
         "status": "CREATED",
@@ -55,19 +57,22 @@ def _recipient_row(batch_id: int, position: int, item: BatchRecipientInput, now:
         "nhs_number": str(item.nhs_number)[:32],
         "dob": None,
         "raw_dob": (item.dob or "")[:40] or None,
+        "patient_id": None,
         "created_at": now,
         "updated_at": now,
     }
+
+
+def check_recipient(nhs_number: str | None, raw_dob: str | None) -> tuple[str, date] | str:
+    """The normalised NHS number and dob, or why the recipient is INVALID_PAYLOAD."""
     try:
-        row["nhs_number"] = normalise_nhs_number(item.nhs_number)
+        number = normalise_nhs_number(nhs_number)
     except ValueError as exc:
-        row.update(status="INVALID_PAYLOAD", error=f"nhs_number: {exc}")
-        return row
+        return f"nhs_number: {exc}"
     try:
-        row["dob"] = parse_dob(item.dob)
+        return number, parse_dob(raw_dob)
     except ValueError as exc:
-        row.update(status="INVALID_PAYLOAD", error=f"dob: {exc}")
-    return row
+        return f"dob: {exc}"
 
 
 async def enqueue_many(
@@ -143,7 +148,7 @@ async def create_batch(
             _recipient_row(batch.id, start + i, item, now)
             for i, item in enumerate(recipients[start : start + INSERT_SLICE])
         ]
-        await session.execute(insert(BatchRecipient), rows)
+        await session.execute(insert(BatchRecipient.__table__), rows)
     await enqueue_many(
         session,
         ENRICH_JOB,
@@ -222,13 +227,26 @@ async def list_batches(
 
 async def list_recipients(
     session: AsyncSession, principal: Principal, raw_id: str, status: str | None, page: PageParams
-) -> tuple[list[BatchRecipient], int]:
+) -> tuple[list[tuple[BatchRecipient, int | None]], int]:
+    """Recipients in submission order, each with the id of its message (same position) if queued."""
     batch = await get_batch(session, principal, raw_id)
     value = _status_filter(status, RECIPIENT_STATUSES)
-    stmt = select(BatchRecipient).where(BatchRecipient.batch_id == batch.id)
+    where = [BatchRecipient.batch_id == batch.id]
     if value:
-        stmt = stmt.where(BatchRecipient.status == value)
-    return await paginate(session, stmt.order_by(BatchRecipient.position), page)
+        where.append(BatchRecipient.status == value)
+    total = (await session.execute(select(func.count()).select_from(BatchRecipient).where(*where))).scalar_one()
+    stmt = (
+        select(BatchRecipient, Message.id)
+        .outerjoin(
+            Message,
+            and_(Message.batch_id == BatchRecipient.batch_id, Message.batch_position == BatchRecipient.position),
+        )
+        .where(*where)
+        .order_by(BatchRecipient.position)
+        .limit(page.page_size)
+        .offset(page.offset)
+    )
+    return [(r, m) for r, m in (await session.execute(stmt)).all()], int(total)
 
 
 # Message statuses, plus CREATED (the docs' example) meaning created but not yet sent.
@@ -246,32 +264,40 @@ async def list_sends(
     return await paginate(session, stmt.order_by(Message.batch_position), page)
 
 
-async def maybe_complete(session: AsyncSession, batch_id: int, *, now: datetime) -> str | None:
-    """Mark the batch COMPLETED once nothing is left to enrich, queue or send.
+async def settle(db: Database, batch_id: int, *, now: datetime) -> str | None:
+    """Move the batch on (PENDING -> SENDING -> COMPLETED) after a chunk's work has committed.
 
-    Takes the batch row lock first, so of two chunks finishing together the second one to commit
-    sees the first one's work and completes the batch.
+    Its own short transaction, after the caller's commit: the last chunk to commit runs this after
+    every other chunk's work is visible, so exactly then nothing is left waiting. The row lock only
+    keeps two settlers from writing the status at once.
     """
-    batch = (
-        await session.execute(select(BatchMessage).where(BatchMessage.id == batch_id).with_for_update())
-    ).scalar_one_or_none()
-    if batch is None or batch.status not in ("PENDING", "SENDING"):
-        return batch.status if batch else None
-    waiting = (
-        await session.execute(
-            select(
-                or_(
-                    exists().where(
-                        BatchRecipient.batch_id == batch_id, BatchRecipient.status.in_(("CREATED", "ENRICHED"))
-                    ),
-                    exists().where(Message.batch_id == batch_id, Message.status == "queued"),
+    async with db.session() as session:
+        batch = (
+            await session.execute(select(BatchMessage).where(BatchMessage.id == batch_id).with_for_update())
+        ).scalar_one_or_none()
+        if batch is None or batch.status not in ("PENDING", "SENDING"):
+            return batch.status if batch else None
+        waiting = (
+            await session.execute(
+                select(
+                    or_(
+                        exists().where(
+                            BatchRecipient.batch_id == batch_id, BatchRecipient.status.in_(("CREATED", "ENRICHED"))
+                        ),
+                        exists().where(Message.batch_id == batch_id, Message.status == "queued"),
+                    )
                 )
             )
-        )
-    ).scalar_one()
-    if not waiting:
-        batch.status = "COMPLETED"
-        batch.completed_at = now
+        ).scalar_one()
+        if not waiting:
+            batch.status = "COMPLETED"
+            batch.completed_at = now
+        elif (
+            batch.status == "PENDING"
+            and (await session.execute(select(exists().where(Message.batch_id == batch_id)))).scalar_one()
+        ):
+            batch.status = "SENDING"
         batch.updated_at = now
-    await session.flush()
-    return batch.status
+        status = batch.status
+        await session.commit()
+        return status

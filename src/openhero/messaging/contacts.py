@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from openhero.core.errors import ValidationFailed
 from openhero.patients.models import Patient
@@ -46,7 +47,7 @@ def check_contact(channel: str, value: str, field: str) -> str:
     return value
 
 
-def contact_on_record(channel: str, patient: Patient) -> str | None:
+def contact_on_record(channel: str, patient: Patient | Any) -> str | None:
     """The patient's stored contact for a channel. NHS App messages are addressed by NHS number;
     Hero messages notify the patient by mobile, else email."""
     if channel == "sms":

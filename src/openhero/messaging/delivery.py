@@ -23,7 +23,8 @@ CHECK_JOB = "messaging.check_status"
 FALLBACK_JOB = "messaging.nhs_app_fallback"
 
 
-def outgoing(message: Message) -> Outgoing:
+def outgoing(message: Any) -> Outgoing:
+    """From a Message (or a row with the same column names)."""
     return Outgoing(
         message_id=message.id,
         practice_group_id=message.practice_group_id,
@@ -62,7 +63,7 @@ async def store_outcome(
     ).rowcount
     if not changed:
         return False
-    await provider.record(session, outgoing(message), result)
+    await provider.record(session, outgoing(message), result, now)
     fresh = (
         await session.execute(select(Message).where(Message.id == message.id).execution_options(populate_existing=True))
     ).scalar_one()

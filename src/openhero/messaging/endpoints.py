@@ -191,7 +191,7 @@ async def list_recipients(
     id: str, session: SessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
 ) -> ListResponse[BatchRecipientOut]:
     rows, count = await batch.list_recipients(session, principal, id, status, page)
-    return ListResponse(data=[recipient_out(r) for r in rows], count=count)
+    return ListResponse(data=[recipient_out(r, m) for r, m in rows], count=count)
 
 
 @router.get(

@@ -84,6 +84,9 @@ class BatchMessage(IdMixin, TenantMixin, TimestampMixin, Base):
 
 
 class BatchRecipient(IdMixin, Base):
+    """One recipient as submitted (``nhs_number``/``raw_dob`` verbatim until enrichment normalises them).
+    Its message is the batch's message with the same position."""
+
     __tablename__ = "batch_message_recipients"
     __table_args__ = (
         Index("ix_batch_recipients_position", "batch_id", "position"),
@@ -97,7 +100,6 @@ class BatchRecipient(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="CREATED")
     error: Mapped[str | None] = mapped_column(String(300))
     patient_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("patients.id", ondelete="SET NULL"))
-    message_id: Mapped[int | None] = mapped_column(IdType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -68,7 +68,7 @@ def batch_out(batch: BatchMessage) -> BatchMessageOut:
     )
 
 
-def recipient_out(row: BatchRecipient) -> BatchRecipientOut:
+def recipient_out(row: BatchRecipient, message_id: int | None) -> BatchRecipientOut:
     return BatchRecipientOut(
         id=row.id,
         nhs_number=row.nhs_number,
@@ -76,7 +76,7 @@ def recipient_out(row: BatchRecipient) -> BatchRecipientOut:
         status=row.status,
         error=row.error,
         patient_id=row.patient_id,
-        message_id=row.message_id,
+        message_id=message_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,8 +39,12 @@ class Provider(Protocol):
 
     async def send(self, message: Outgoing) -> SendResult: ...
 
-    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult) -> None:
+    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult, now: datetime) -> None:
         """Store anything the provider keeps locally, in the caller's transaction (sandbox outbox)."""
         ...
+
+    async def record_many(
+        self, session: AsyncSession, sent: list[tuple[Outgoing, SendResult]], now: datetime
+    ) -> None: ...
 
     async def check(self, reference: str) -> SendResult: ...

@@ -5,7 +5,7 @@ answers 'sent' and asks for a status check; the check maps Notify's statuses ont
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from notifications_python_client.errors import HTTPError
@@ -76,7 +76,10 @@ class NotifyProvider:
             raise ProviderUnavailable(f"GOV.UK Notify answered {status}") from None
         return SendResult("sent", str(answer["id"]), check_after=CHECK_AFTER)
 
-    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult) -> None:
+    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult, now: datetime) -> None:
+        return None
+
+    async def record_many(self, session: AsyncSession, sent: list[tuple[Outgoing, SendResult]], now: datetime) -> None:
         return None
 
     async def check(self, reference: str) -> SendResult:

@@ -4,8 +4,9 @@ few documented magic recipients into failures so partners can exercise every out
 from __future__ import annotations
 
 import re
-import uuid
+from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.messaging.models import SandboxOutboxEntry
@@ -25,8 +26,8 @@ def uk_phone_digits(raw: str) -> str:
     return digits
 
 
-def outcome_for(channel: str, recipient: str | None) -> SendResult:
-    reference = f"sandbox-{uuid.uuid4()}"
+def outcome_for(message_id: int, channel: str, recipient: str | None) -> SendResult:
+    reference = f"sandbox-{message_id}"
     if channel == "sms" and recipient and uk_phone_digits(recipient) == UNDELIVERABLE_MOBILE:
         return SendResult("failed", reference, "undeliverable: the handset could not be reached")
     if channel == "email" and recipient and recipient.lower().rsplit("@", 1)[-1] == BOUNCE_DOMAIN:
@@ -44,23 +45,30 @@ class SandboxProvider:
         self.channel = channel
 
     async def send(self, message: Outgoing) -> SendResult:
-        return outcome_for(message.channel, message.recipient)
+        return outcome_for(message.message_id, message.channel, message.recipient)
 
-    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult) -> None:
-        session.add(outbox_row(message, result))
+    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult, now: datetime) -> None:
+        await self.record_many(session, [(message, result)], now)
+
+    async def record_many(self, session: AsyncSession, sent: list[tuple[Outgoing, SendResult]], now: datetime) -> None:
+        if sent:
+            await session.execute(
+                insert(SandboxOutboxEntry.__table__),
+                [
+                    {
+                        "practice_group_id": m.practice_group_id,
+                        "message_id": m.message_id,
+                        "channel": m.channel,
+                        "recipient": m.recipient,
+                        "subject": m.subject,
+                        "body": m.body,
+                        "outcome": r.status,
+                        "detail": r.failure_reason,
+                        "created_at": now,
+                    }
+                    for m, r in sent
+                ],
+            )
 
     async def check(self, reference: str) -> SendResult:
         return SendResult("delivered", reference)
-
-
-def outbox_row(message: Outgoing, result: SendResult) -> SandboxOutboxEntry:
-    return SandboxOutboxEntry(
-        practice_group_id=message.practice_group_id,
-        message_id=message.message_id,
-        channel=message.channel,
-        recipient=message.recipient,
-        subject=message.subject,
-        body=message.body,
-        outcome=result.status,
-        detail=result.failure_reason,
-    )

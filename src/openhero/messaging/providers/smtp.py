@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -53,7 +54,10 @@ class SmtpProvider:
     async def send(self, message: Outgoing) -> SendResult:
         return await asyncio.to_thread(self._send_blocking, message)
 
-    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult) -> None:
+    async def record(self, session: AsyncSession, message: Outgoing, result: SendResult, now: datetime) -> None:
+        return None
+
+    async def record_many(self, session: AsyncSession, sent: list[tuple[Outgoing, SendResult]], now: datetime) -> None:
         return None
 
     async def check(self, reference: str) -> SendResult:

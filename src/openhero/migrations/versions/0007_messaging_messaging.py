@@ -175,7 +175,6 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("error", sa.String(length=300), nullable=True),
         sa.Column("patient_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("message_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
         sa.Column("created_at", openhero.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", openhero.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), autoincrement=True, nullable=False),
