@@ -105,6 +105,8 @@ async def identify(session: AsyncSession, link: Link, details: RegisterPatientRe
     if details.nhs_number:
         found = (await session.execute(select(Patient).where(
             Patient.practice_group_id == group, Patient.nhs_number == details.nhs_number))).scalar_one_or_none()
+        if found is not None and found.status == "archived" and found.merged_into_id:
+            found = await session.get(Patient, found.merged_into_id)  # merged: the kept record is the patient
         if found is not None:
             if found.dob != dob or (found.last_name or "").lower() != details.last_name.lower():
                 raise Refused(Refusal.MISMATCH)
