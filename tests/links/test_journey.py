@@ -185,3 +185,24 @@ async def test_last_use_goes_to_the_first_to_confirm(app, api, clean, world):
             Appointment.booking_confirmed_at.is_not(None)))).scalars().all()
     assert confirmed == [world.slot_ids[0]]
     assert (await api.get(f"/v1/booking_links/{link['id']}")).json()["number_of_uses"] == 1
+
+
+async def test_generic_link_matches_by_nhs_number_without_changing_the_record(app, api, clean, world, patient):
+    _, path = await _link(api, world)
+    async with Browser(app) as visitor:
+        await visitor.get(path)
+        claimed = {"first_name": "Amira", "last_name": "Khan", "nhs_number": "943 476 5919"}
+        wrong = await visitor.post(f"{path}/verify", {**claimed, **dob_fields(16, 6, 1984)})
+        assert wrong.status_code == 400 and "do not match" in wrong.text
+        unknown = await visitor.post(f"{path}/verify", {**claimed, "nhs_number": "401 023 2137",
+                                                        **dob_fields(15, 6, 1984)})
+        assert unknown.status_code == 400 and "Enter your mobile number too" in unknown.text
+        right = await visitor.post(f"{path}/verify", {**claimed, "first_name": "AMIRA", **dob_fields(15, 6, 1984)})
+        assert right.status_code == 303
+        await visitor.get(f"{path}/slots")
+        assert (await visitor.post(f"{path}/slots", {"slot_id": world.slot_ids[0]})).status_code == 303
+    async with clean.session() as s:
+        patients = (await s.execute(select(Patient))).scalars().all()
+        held = (await s.execute(select(Appointment))).scalar_one()
+    assert [(p.id, p.first_name) for p in patients] == [(patient.id, "Amira")]
+    assert held.patient_id == patient.id

@@ -52,6 +52,7 @@ class Ctx:
         self.practice = views.practice_view(group)
         self.base = f"/{prefix}/{link.code}"
         self.sess: LinkSession | None = None
+        self.today = local_today(now, group.timezone or "Europe/London")
 
     def problem(self, status: int, title: str, message: str, **kw: Any) -> PageProblem:
         return PageProblem(status, title, message, practice=self.practice, **kw)
@@ -83,7 +84,7 @@ async def open_link(request: Request, session: Any, model: type[Any], code: str,
         raise PageProblem(404, "This link is not valid", "Check that you copied the whole link from your message.")
     ctx = Ctx(link, await journey.practice_of(session, link), now, settings, prefix)
     ctx.sess = load_session(request, settings.secret_key, now, link.id)
-    state = state_of(link, local_today(now, ctx.group.timezone or "Europe/London"))
+    state = state_of(link, ctx.today)
     if require_usable and state is not LinkState.USABLE:
         status, title, message = CLOSED[state]
         raise ctx.problem(status, title, message)
@@ -107,7 +108,7 @@ def verified_patient(ctx: Ctx) -> int:
 
 # --- identity: shared with form links ----------------------------------------------------------------
 
-async def identity_page(session: Any, ctx: Ctx, heading: str, summary: dict[str, str] | None) -> Response:
+def identity_page(ctx: Ctx, heading: str, summary: dict[str, str] | None) -> Response:
     template = "verify_dob.html" if ctx.link.patient_specific else "identify.html"
     return ctx.page(template, heading=heading, offer=summary, errors={}, values={})
 
@@ -130,18 +131,26 @@ async def verify_identity(request: Request, session: Any, ctx: Ctx, heading: str
             return ctx.page("verify_dob.html", 400, heading=heading, offer=summary, values=values, errors={
                 "dob": f"The date of birth does not match our records. You have {result.tries_left} "
                        f"{'try' if result.tries_left == 1 else 'tries'} left."})
-        ctx.sess.patient = ctx.link.patient_id
-        return ctx.go(next_path)
+        return verified(ctx, ctx.link.patient_id, next_path)
     values = {k: str(data.get(k) or "") for k in (*views.IDENTITY_FIELDS, "dob-day", "dob-month", "dob-year")}
-    details, errors = views.identity_request(data, local_today(ctx.now, ctx.group.timezone or "Europe/London"))
-    if details is None:
+    who, errors = views.identity_from_form(data, ctx.today)
+    if who is None:
         return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values, errors=errors)
     try:
-        patient = await journey.identify(session, ctx.link, details, ctx.now)
-    except Refused:
-        return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values, errors={
-            "form": "These details do not match the practice's records. Check them, or contact the practice."})
-    ctx.sess.patient = patient.id
+        patient = await journey.identify(session, ctx.link, who, ctx.now)
+    except Refused as refused:
+        message = ("We could not find you from your NHS number. Enter your mobile number too, so the practice "
+                   "can contact you." if refused.reason is Refusal.NEED_MOBILE else
+                   "These details do not match the practice's records. Check them, or contact the practice.")
+        return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values,
+                        errors={"form": message})
+    return verified(ctx, patient.id, next_path)
+
+
+def verified(ctx: Ctx, patient_id: int | None, next_path: str) -> Response:
+    """The patient is known: a fresh session (new CSRF token) carries their id from here on."""
+    ctx.sess = LinkSession.new(ctx.link.id)
+    ctx.sess.patient = patient_id
     return ctx.go(next_path)
 
 

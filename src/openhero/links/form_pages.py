@@ -39,7 +39,7 @@ async def form_start(code: str, request: Request, session: PageSessionDep, setti
     await journey.record_open(session, ctx.link)
     if ctx.sess is not None and ctx.sess.patient is not None:
         return ctx.go("/form")
-    return await identity_page(session, ctx, form.patient_title or form.title, None)
+    return identity_page(ctx, form.patient_title or form.title, None)
 
 
 @router.post("/f/{code}/verify")

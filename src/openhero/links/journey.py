@@ -39,6 +39,7 @@ class Refusal(StrEnum):
     HOLD_EXPIRED = "hold_expired"
     NOT_OFFERED = "not_offered"  # a slot outside what the link offers
     MISMATCH = "mismatch"  # identity details contradict the practice's records
+    NEED_MOBILE = "need_mobile"  # a new patient gave an NHS number but no mobile number
 
 
 class Refused(Exception):
@@ -95,30 +96,45 @@ async def check_dob(session: AsyncSession, link: Link, dob: date, now: datetime)
     return DobCheck(matched=False, tries_left=MAX_DOB_ATTEMPTS - failed)
 
 
-async def identify(session: AsyncSession, link: Link, details: RegisterPatientRequest, now: datetime) -> Patient:
-    """A generic link's patient: the practice's record that matches, or a new registration.
+@dataclass(frozen=True)
+class Identity:
+    """Who a generic link's patient says they are: name, date of birth, and a mobile or NHS number."""
+
+    first_name: str
+    last_name: str
+    dob: date
+    mobile: str | None
+    nhs_number: str | None
+
+
+async def _match(session: AsyncSession, group_id: int, who: Identity) -> Patient | None:
+    if who.nhs_number:
+        found = (await session.execute(select(Patient).where(
+            Patient.practice_group_id == group_id, Patient.nhs_number == who.nhs_number))).scalar_one_or_none()
+        if found is not None and found.status == "archived" and found.merged_into_id:
+            found = await session.get(Patient, found.merged_into_id)  # merged: the kept record is the patient
+        if found is not None and (found.dob != who.dob or (found.last_name or "").lower() != who.last_name.lower()):
+            raise Refused(Refusal.MISMATCH)
+        return found
+    return (await session.execute(select(Patient).where(
+        Patient.practice_group_id == group_id, Patient.status == "unarchived", Patient.dob == who.dob,
+        Patient.mobile == who.mobile, func.lower(Patient.first_name) == who.first_name.lower(),
+        func.lower(Patient.last_name) == who.last_name.lower()).order_by(Patient.id).limit(1))).scalar_one_or_none()
+
+
+async def identify(session: AsyncSession, link: Link, who: Identity, now: datetime) -> Patient:
+    """A generic link's patient: the practice's record that matches, or a new registration through the
+    patients domain.
 
     An existing record is never changed from this anonymous page: an NHS number whose record has another
     date of birth or surname is refused, not overwritten."""
-    group = link.practice_group_id
-    dob = date.fromisoformat(details.dob)
-    if details.nhs_number:
-        found = (await session.execute(select(Patient).where(
-            Patient.practice_group_id == group, Patient.nhs_number == details.nhs_number))).scalar_one_or_none()
-        if found is not None and found.status == "archived" and found.merged_into_id:
-            found = await session.get(Patient, found.merged_into_id)  # merged: the kept record is the patient
-        if found is not None:
-            if found.dob != dob or (found.last_name or "").lower() != details.last_name.lower():
-                raise Refused(Refusal.MISMATCH)
-            return found
-    else:
-        found = (await session.execute(select(Patient).where(
-            Patient.practice_group_id == group, Patient.status == "unarchived", Patient.dob == dob,
-            Patient.mobile == details.mobile, func.lower(Patient.first_name) == details.first_name.lower(),
-            func.lower(Patient.last_name) == details.last_name.lower()).order_by(Patient.id).limit(1))
-        ).scalar_one_or_none()
-        if found is not None:
-            return found
+    found = await _match(session, link.practice_group_id, who)
+    if found is not None:
+        return found
+    if who.mobile is None:
+        raise Refused(Refusal.NEED_MOBILE)  # new to the practice: a way to reach them is needed
+    details = RegisterPatientRequest(first_name=who.first_name, last_name=who.last_name, dob=who.dob.isoformat(),
+                                     mobile=who.mobile, nhs_number=who.nhs_number, data_source="hero")
     try:
         return await patients.register(session, link_principal(link), details, now)
     except ApiError:  # a concurrent registration of the same NHS number with other details

@@ -41,7 +41,7 @@ async def booking_start(code: str, request: Request, session: PageSessionDep, se
     await journey.record_open(session, ctx.link)
     if ctx.sess is not None and ctx.sess.patient is not None:
         return ctx.go("/slots")
-    return await identity_page(session, ctx, HEADING, await offer(session, ctx.link))
+    return identity_page(ctx, HEADING, await offer(session, ctx.link))
 
 
 @router.post("/l/{code}/verify")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import Appointment, AppointmentType
 from openhero.forms.models import Form
+from openhero.links.journey import Identity
 from openhero.patients.schemas import RegisterPatientRequest
 from openhero.practice.models import Location, PracticeGroup, Practitioner
 
@@ -131,26 +132,34 @@ def parse_date_parts(day: str, month: str, year: str) -> date | None:
 
 
 IDENTITY_FIELDS = ("first_name", "last_name", "mobile", "nhs_number")
+_MESSAGES = {"first_name": "Enter your first name", "last_name": "Enter your last name",
+             "mobile": "Enter a UK mobile number, like 07700 900 123",
+             "nhs_number": "Enter a valid 10-digit NHS number, or leave it blank"}
 
 
-def identity_request(data: Any, today: date) -> tuple[RegisterPatientRequest | None, dict[str, str]]:
-    """The generic-link identity form as a patient registration, or the errors to show per field."""
+def identity_from_form(data: Any, today: date) -> tuple[Identity | None, dict[str, str]]:
+    """The generic-link identity form (name, date of birth, and a mobile number or an NHS number or
+    both), checked with the patients domain's own rules, or the errors to show per field."""
     errors: dict[str, str] = {}
     dob = parse_date_parts(data.get("dob-day", ""), data.get("dob-month", ""), data.get("dob-year", ""))
     if dob is None or dob > today:
         errors["dob"] = "Enter your date of birth as a real date, for example 15 6 1984"
     values = {name: (data.get(name) or "").strip() for name in IDENTITY_FIELDS}
-    messages = {"first_name": "Enter your first name", "last_name": "Enter your last name",
-                "mobile": "Enter a UK mobile number, like 07700 900 123",
-                "nhs_number": "Enter a valid 10-digit NHS number, or leave it blank"}
-    request = None
+    if not values["mobile"] and not values["nhs_number"]:
+        errors["mobile"] = "Enter your mobile number or your NHS number"
     try:
-        request = RegisterPatientRequest(first_name=values["first_name"], last_name=values["last_name"],
-                                         mobile=values["mobile"], nhs_number=values["nhs_number"] or None,
-                                         dob=(dob or date(2000, 1, 1)).isoformat(), data_source="hero")
+        # The registration request validates names, the phone number and the NHS number's check digit.
+        checked = RegisterPatientRequest(first_name=values["first_name"], last_name=values["last_name"],
+                                         mobile=values["mobile"] or "07700900000",
+                                         nhs_number=values["nhs_number"] or None,
+                                         dob=(dob or date(2000, 1, 1)).isoformat())
     except ValidationError as exc:
         for err in exc.errors():
             name = str(err["loc"][0]) if err.get("loc") else ""
-            if name in messages:
-                errors[name] = messages[name]
-    return (request if not errors else None), errors
+            if name in _MESSAGES and (name != "mobile" or values["mobile"]):
+                errors.setdefault(name, _MESSAGES[name])
+        return None, errors
+    if errors or dob is None:
+        return None, errors
+    return Identity(first_name=checked.first_name, last_name=checked.last_name, dob=dob,
+                    mobile=checked.mobile if values["mobile"] else None, nhs_number=checked.nhs_number), {}
