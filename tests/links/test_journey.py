@@ -100,15 +100,19 @@ async def test_generic_link_registers_once_and_holds_slots(app, api, clean, worl
         assert (await ann.post(f"{path}/verify", {**details, "first_name": "Ann"})).status_code == 303
         await ann.get(f"{path}/slots")
         assert world.slot_ids[0] not in ann.slot_ids() and len(ann.slot_ids()) == 5
+        assert (await ann.post(f"{path}/slots", {"slot_id": world.slot_ids[2]})).status_code == 303
+        await ann.get(f"{path}/slots")
         taken = await ann.post(f"{path}/slots", {"slot_id": world.slot_ids[0]})
         assert taken.status_code == 409 and "just been taken" in taken.text
+        # the refused change of mind was rolled back whole: Ann still holds the time she had
+        async with clean.session() as s:
+            holds = {a.slot_id: a.cancelled_at for a in (await s.execute(select(Appointment))).scalars().all()}
+        assert holds == {world.slot_ids[0]: None, world.slot_ids[2]: None}
 
         # the hold lapses after 15 minutes: the time is offered again and Tom can no longer confirm it
         clock.advance(minutes=16)
         await ann.get(f"{path}/slots")
         assert world.slot_ids[0] in ann.slot_ids()
-        await tom.get(f"{path}/slots")
-        tom.page = (await tom.client.get(f"{path}/slots")).text
         late = await tom.client.get(f"{path}/confirm")
         assert late.status_code == 409 and "no longer being held" in late.text
 

@@ -15,7 +15,7 @@ from openhero.links import journey, views
 from openhero.links.flow import Ctx, identity_page, open_link, posted, verified_patient, verify_identity
 from openhero.links.journey import Refused
 from openhero.links.models import FormLink
-from openhero.links.web import PageRoute, PageSessionDep
+from openhero.links.web import CountingSessionDep, PageRoute, PageSessionDep
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -32,7 +32,7 @@ def _summary(form: Form) -> dict[str, str]:
 
 
 @router.get("/f/{code}")
-async def form_start(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+async def form_start(code: str, request: Request, session: CountingSessionDep, settings: SettingsDep,
                      clock: ClockDep) -> Response:
     ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f")
     form = await _form(session, ctx)

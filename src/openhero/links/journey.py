@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.booking import appointments, repository
 from openhero.booking.appointments import Placement, ReserveCommand
 from openhero.booking.models import Appointment, AppointmentType, Slot
-from openhero.booking.repository import SlotFilter
 from openhero.booking.states import AppointmentState, state_of
 from openhero.core.auth import Principal
 from openhero.core.errors import ApiError
@@ -150,17 +149,24 @@ def _window(link: BookingLink, zone: ZoneInfo) -> tuple[datetime | None, datetim
     return start, end
 
 
-def slot_filter(link: BookingLink, zone: ZoneInfo) -> SlotFilter:
-    start, end = _window(link, zone)
-    return SlotFilter(appointment_type_ids=list(link.appointment_type_ids), location_ids=list(link.location_ids),
-                      practitioner_ids=list(link.practitioner_ids), start=start, end=end)
-
-
 async def free_slots(session: AsyncSession, link: BookingLink, zone: ZoneInfo, now: datetime, *, limit: int,
-                     offset: int) -> tuple[Sequence[Any], int]:
-    """Free (not held, not booked) future slots the link offers, in start order."""
-    return await repository.page_free_slots(session, link.practice_group_id, slot_filter(link, zone), now,
-                                            limit=limit, offset=offset)
+                     offset: int) -> tuple[Sequence[Any], bool]:
+    """One page of the free (not held, not booked) future slots the link offers, in start order, and whether
+    more follow. Fetching one row extra answers "more?" without counting every free slot in the window."""
+    start, end = _window(link, zone)
+    conditions = [Slot.practice_group_id == link.practice_group_id, Slot.published.is_(True),
+                  Slot.start_time > now, repository.is_free(now),
+                  Slot.appointment_type_id.in_(link.appointment_type_ids), Slot.location_id.in_(link.location_ids)]
+    if link.practitioner_ids:
+        conditions.append(Slot.practitioner_id.in_(link.practitioner_ids))
+    if start is not None:
+        conditions.append(Slot.start_time >= start)
+    if end is not None:
+        conditions.append(Slot.start_time < end)
+    stmt = (select(Slot.id, Slot.practitioner_id, Slot.location_id, Slot.appointment_type_id, Slot.start_time)
+            .where(*conditions).order_by(Slot.start_time, Slot.id).limit(limit + 1).offset(offset))
+    rows = (await session.execute(stmt)).all()
+    return rows[:limit], len(rows) > limit
 
 
 def _offers(link: BookingLink, slot: Slot, zone: ZoneInfo) -> bool:

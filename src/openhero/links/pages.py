@@ -19,7 +19,7 @@ from openhero.links import form_pages, journey, views
 from openhero.links.flow import Ctx, identity_page, open_link, posted, verified_patient, verify_identity
 from openhero.links.journey import Refusal, Refused
 from openhero.links.models import BookingLink
-from openhero.links.web import PageRoute, PageSessionDep
+from openhero.links.web import CountingSessionDep, PageRoute, PageSessionDep
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 SLOTS_PER_PAGE = 30
@@ -35,7 +35,7 @@ HEADING = "Book your appointment"
 
 
 @router.get("/l/{code}")
-async def booking_start(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+async def booking_start(code: str, request: Request, session: CountingSessionDep, settings: SettingsDep,
                         clock: ClockDep) -> Response:
     ctx = await open_link(request, session, BookingLink, code, settings, clock.now(), "l")
     await journey.record_open(session, ctx.link)
@@ -57,12 +57,12 @@ async def booking_slots(code: str, request: Request, session: PageSessionDep, se
     ctx = await open_link(request, session, BookingLink, code, settings, clock.now(), "l")
     verified_patient(ctx)
     link: BookingLink = ctx.link
-    rows, total = await journey.free_slots(session, link, ctx.zone, ctx.now, limit=SLOTS_PER_PAGE,
-                                           offset=page * SLOTS_PER_PAGE)
+    rows, more = await journey.free_slots(session, link, ctx.zone, ctx.now, limit=SLOTS_PER_PAGE,
+                                          offset=page * SLOTS_PER_PAGE)
     days = await views.slot_days(session, rows, ctx.zone, show_who=len(link.practitioner_ids) != 1,
                                  show_where=len(link.location_ids) > 1)
     return ctx.page("slots.html", offer=await offer(session, link), days=days, page=page,
-                    more=(page + 1) * SLOTS_PER_PAGE < total)
+                    more=more)
 
 
 @router.post("/l/{code}/slots")

@@ -14,6 +14,7 @@ import hmac
 import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -85,11 +86,10 @@ class PageRoute(APIRoute):
         return page_handler
 
 
-async def page_session(request: Request) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def _transaction(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
-    # Write sessions throughout: even a GET counts an opening, and on SQLite a transaction that reads and
-    # then writes must start as a writer.
-    async with db.session(write=True) as session:
+    async with db.session(write=write) as session:
         try:
             yield session
         except BaseException:
@@ -101,7 +101,21 @@ async def page_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+async def page_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """POSTs write; GETs read (on SQLite a read transaction never waits for the write lock)."""
+    async with _transaction(request, write=request.method == "POST") as session:
+        yield session
+
+
+async def counting_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For a GET that also writes (a link's first page counts the opening): on SQLite a transaction that
+    reads and then writes must start as a writer (BEGIN IMMEDIATE) or it may fail to upgrade its lock."""
+    async with _transaction(request, write=True) as session:
+        yield session
+
+
 PageSessionDep = Annotated[AsyncSession, Depends(page_session, scope="function")]
+CountingSessionDep = Annotated[AsyncSession, Depends(counting_session, scope="function")]
 
 
 # --- the per-link session --------------------------------------------------------------------------
