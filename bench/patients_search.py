@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -131,6 +133,16 @@ def run(backend: str, total: int, duration: int, connections: int) -> list[list[
                 res = wrk(base + path, headers, duration=duration, connections=connections)
                 rows.append([backend, label, r.json()["count"], res.requests_per_second, res.p50_ms, res.p99_ms,
                              res.non_2xx + res.errors])
+            page = httpx.get(base + queries(sample)[1][1], headers=headers).json()
+        # The same one-patient page from a bare FastAPI route: what this box allows at all right now.
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(page, f)
+        with server("bench.ceiling_app:app", {"OPENHERO_CEILING_ITEMS": f.name}, factory=False) as base:
+            wrk(base + "/page", duration=1, connections=connections)
+            res = wrk(base + "/page", duration=duration, connections=connections)
+            rows.append([backend, "ceiling: bare FastAPI route, same page", 1, res.requests_per_second, res.p50_ms,
+                         res.p99_ms, res.non_2xx + res.errors])
+        Path(f.name).unlink()
     return rows
 
 

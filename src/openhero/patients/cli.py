@@ -31,9 +31,10 @@ def rows() -> list[dict[str, str | None]]:
             "nhs_number": p.old_nhs_number or p.nhs_number,
             "dob": p.dob,
             "name": f"{p.title} {p.first_name} {p.last_name}",
+            # PDS withholds a restricted record's contacts (it still matches on its postcode).
             "postcode": p.postcode,
-            "mobile": p.mobile,
-            "email": p.email,
+            "mobile": None if p.outcome == "restricted" else p.mobile,
+            "email": None if p.outcome == "restricted" else p.email,
             "outcome": describe(p),
         }
         for p in PEOPLE
@@ -53,6 +54,6 @@ def sandbox_patients(as_json: Annotated[bool, typer.Option("--json", help="print
     typer.echo("-" * len(header))
     for r in table:
         typer.echo(
-            f"{r['nhs_number']:<11} {r['dob']:<10} {r['name']:<26} {r['postcode']:<9} "
+            f"{r['nhs_number']:<11} {r['dob']:<10} {r['name']:<26} {r['postcode'] or '-':<9} "
             f"{r['mobile'] or '-':<12} {r['outcome']}"
         )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core import audit
 from openhero.core.auth import Principal
 from openhero.core.errors import BadGateway, Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from openhero.core.pagination import PageParams, paginate
+from openhero.core.pagination import PageParams
 from openhero.core.tenancy import get_owned
 from openhero.patients.models import EhrRecord, Patient
 from openhero.patients.nhs import normalise_nhs_number, parse_dob
@@ -355,7 +355,7 @@ async def list_by_field(
                 path=["search"],
             )
         stmt = stmt.where(_field_condition(field, _normalise_search(field, search)))
-    return await paginate(session, stmt.order_by(Patient.id), page)
+    return await page_and_count(session, stmt.order_by(Patient.id), page)
 
 
 def _normalise_search(field: str, value: str) -> Any:
@@ -398,4 +398,16 @@ async def search(
         stmt = stmt.where(func.lower(Patient.first_name) == flt.first_name.lower())
     # Ordering on the indexed expressions lets the name index deliver rows already sorted.
     order = (func.lower(Patient.last_name), func.lower(Patient.first_name), Patient.id)
-    return await paginate(session, stmt.order_by(*order), page)
+    return await page_and_count(session, stmt.order_by(*order), page)
+
+
+async def page_and_count(
+    session: AsyncSession, stmt: Select[tuple[Patient]], page: PageParams
+) -> tuple[list[Patient], int]:
+    """Like ``paginate``, but a first page shorter than the page size is the whole answer, so the
+    count query (a second round trip) is only run when there may be more rows than fit."""
+    rows = list((await session.execute(stmt.limit(page.page_size).offset(page.offset))).scalars().all())
+    if page.offset == 0 and len(rows) < page.page_size:
+        return rows, len(rows)
+    count = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+    return rows, int(count)
