@@ -210,3 +210,16 @@ async def test_generic_link_matches_by_nhs_number_without_changing_the_record(ap
         held = (await s.execute(select(Appointment))).scalar_one()
     assert [(p.id, p.first_name) for p in patients] == [(patient.id, "Amira")]
     assert held.patient_id == patient.id
+
+
+async def test_date_window_limits_the_times(app, api, world, patient):
+    day = world.start.date()
+    link, path = await _link(api, world, patient_id=str(patient.id), from_date=(day + timedelta(days=1)).isoformat())
+    async with Browser(app) as amira:
+        await amira.get(path)
+        await amira.post(f"{path}/verify", dob_fields(15, 6, 1984))
+        empty = await amira.get(f"{path}/slots")
+        assert empty.status_code == 200 and "no times available" in empty.text and amira.slot_ids() == []
+        await api.patch(f"/v1/booking_links/{link['id']}", json={"from_date": None, "to_date": day.isoformat()})
+        await amira.get(f"{path}/slots")
+        assert amira.slot_ids() == world.slot_ids
