@@ -101,6 +101,7 @@ async def run(url: str, base: str, group_id: int, key: str, recipients: list[dic
     headers = {"x-api-key": key, "x-practice-group-id": str(group_id)}
     rss_before = [rss_mb(w.pid) for w in workers]
     peak = list(rss_before)
+    samples: list[list[float]] = []
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=300) as client:
         t0 = time.perf_counter()
         r = await client.post("/v1/batch_message", json={
@@ -113,7 +114,9 @@ async def run(url: str, base: str, group_id: int, key: str, recipients: list[dic
         t_queued = t_done = None
         while t_done is None and time.perf_counter() - t0 < 600:
             await asyncio.sleep(0.5)
-            peak = [max(p, rss_mb(w.pid)) for p, w in zip(peak, workers, strict=True)]
+            now_rss = [rss_mb(w.pid) for w in workers]
+            samples.append(now_rss)
+            peak = [max(p, r) for p, r in zip(peak, now_rss, strict=True)]
             waiting, _, status = await progress(db, batch_id)
             if t_queued is None and waiting == 0:
                 t_queued = time.perf_counter() - t0
@@ -137,9 +140,11 @@ async def run(url: str, base: str, group_id: int, key: str, recipients: list[dic
         ["all sent (batch COMPLETED)", f"{t_done:.1f} s" if t_done else "not reached",
          f"{delivered / t_done:,.0f} messages/s" if t_done else ""],
     ]
-    for i, w in enumerate(workers):
+    quarters = [samples[min(len(samples) - 1, len(samples) * q // 4)] for q in (1, 2, 3, 4)] if samples else []
+    for i in range(len(workers)):
         rows.append([f"worker {i + 1} RSS before / peak / after", f"{rss_before[i]:.0f} / {peak[i]:.0f} / "
-                     f"{rss_after[i]:.0f} MB", ""])
+                     f"{rss_after[i]:.0f} MB", "at 25/50/75/100% of the run: "
+                     + " / ".join(f"{q[i]:.0f}" for q in quarters) + " MB"])
     return rows
 
 

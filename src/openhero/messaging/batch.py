@@ -104,6 +104,43 @@ async def enqueue_many(
         )
 
 
+RECIPIENT_COLUMNS = (
+    "batch_id",
+    "position",
+    "status",
+    "error",
+    "nhs_number",
+    "dob",
+    "raw_dob",
+    "patient_id",
+    "created_at",
+    "updated_at",
+)
+
+
+async def _store_recipients(
+    session: AsyncSession, batch_id: int, recipients: list[BatchRecipientInput], now: datetime
+) -> None:
+    """PostgreSQL: COPY (a 100k-recipient batch is one request); elsewhere multi-row INSERTs."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        records = (
+            tuple(_recipient_row(batch_id, i, item, now)[c] for c in RECIPIENT_COLUMNS)
+            for i, item in enumerate(recipients)
+        )
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            BatchRecipient.__tablename__, records=records, columns=RECIPIENT_COLUMNS
+        )
+        return
+    for start in range(0, len(recipients), INSERT_SLICE):
+        rows = [
+            _recipient_row(batch_id, start + i, item, now)
+            for i, item in enumerate(recipients[start : start + INSERT_SLICE])
+        ]
+        await session.execute(insert(BatchRecipient.__table__), rows)
+
+
 async def create_batch(
     session: AsyncSession, principal: Principal, body: CreateBatchMessageRequest, *, now: datetime
 ) -> BatchMessage:
@@ -143,12 +180,7 @@ async def create_batch(
     )
     session.add(batch)
     await session.flush()
-    for start in range(0, len(recipients), INSERT_SLICE):
-        rows = [
-            _recipient_row(batch.id, start + i, item, now)
-            for i, item in enumerate(recipients[start : start + INSERT_SLICE])
-        ]
-        await session.execute(insert(BatchRecipient.__table__), rows)
+    await _store_recipients(session, batch.id, recipients, now)
     await enqueue_many(
         session,
         ENRICH_JOB,
