@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from openhero.links.models import BookingLink
 from openhero.messaging.models import Message, SandboxOutboxEntry
-from tests.builders import make_admin, make_patient, make_task, make_tenant
+from tests.builders import make_admin, make_patient, make_row, make_task, make_tenant
 from tests.messaging.builders import count
 
 pytestmark = pytest.mark.asyncio
@@ -166,6 +167,17 @@ async def test_task_assignee_and_attachment_are_kept(api, tenant, clean, run_wor
     assert link["attachment_link"] in r.json()["content"]
     got = (await api.get(f"/v1/messages/{r.json()['message_id']}")).json()
     assert got["task_id"] == str(task.id) and got["attachment_uuid"] == link["attachment_uuid"]
+    booking_link = await make_row(clean, BookingLink, practice_group_id=tenant.id, code="flu2026abc",
+                                  appointment_type_ids=[], location_ids=[], practitioner_ids=[])
+    linked = await send(api, patient.id, short_link_id=str(booking_link.id))
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["content"].endswith("http://testserver/l/flu2026abc")
+    got = (await api.get(f"/v1/messages/{linked.json()['message_id']}")).json()
+    assert got["short_link"] == {"id": str(booking_link.id), "type": "booking_link", "name": None,
+                                 "status": "usable"}
+    missing = await send(api, patient.id, short_link_id="999999")
+    assert missing.status_code == 400 and missing.json()["message"][0]["code"] == "invalid_short_link"
+
     other = await make_tenant(clean)
     their_task = await make_task(clean, other.id)
     assert (await send(api, patient.id, task_id=str(their_task.id))).status_code == 400

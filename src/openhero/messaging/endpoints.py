@@ -15,7 +15,7 @@ from openhero.core.deps import ClockDep, SessionDep, SettingsDep
 from openhero.core.pagination import PageDep, paginate, parse_bool
 from openhero.core.schemas import ListResponse
 from openhero.core.tenancy import owned
-from openhero.messaging import attachments, batch, service
+from openhero.messaging import attachments, batch, service, short_links
 from openhero.messaging.models import SandboxOutboxEntry
 from openhero.messaging.schemas import (
     AutomatedMessageOut,
@@ -61,7 +61,9 @@ StatusQuery = Annotated[str | None, Query(description="Status filter (see the op
         "channel to `fallback_contact_detail` or the record's contact (checked up front: none → 400).\n"
         "- `task_id`, `attachment_uuid` (from POST /v1/attachment_links; its link is appended to the "
         "text), `assignee_type` (`Admin`|`AdminTeam`) + `assignee_id` must name rows of this practice "
-        "group (400 otherwise). `short_link_id` is appended as `<base>/l/<id>`.\n"
+        "group (400 otherwise). `short_link_id` names a booking link (else a form link) of this "
+        "practice group (400 `invalid_short_link` otherwise); its URL is appended to the text and "
+        "getMessage reports `short_link` {id, type booking_link|form_link, status}.\n"
         "- `write_to_record`: SNOMED defaults sms 279991000000102, email/nhs_app/hero 401271004. With "
         "`auto_write_to_record` and the key's `auto_write_to_record` permission the message is filed "
         "to the local EHR once sent; otherwise (flag silently ignored without the permission) the "
@@ -102,10 +104,21 @@ async def send_message(
     "message_type, content, recipient_contact_detail, delivered_at, opened_at (NHS App) and "
     "the fallback links.",
 )
-async def get_message(id: str, session: SessionDep, principal: PrincipalDep) -> MessageOut:
+async def get_message(
+    id: str, session: SessionDep, principal: PrincipalDep, settings: SettingsDep, clock: ClockDep
+) -> MessageOut:
     message, patient = await service.get_message(session, principal, id)
     campaign = await batch.get_batch(session, principal, str(message.batch_id)) if message.batch_id else None
-    return message_out(message, patient, campaign)
+    link = None
+    if message.short_link_id:
+        link = await short_links.resolve(
+            session,
+            message.practice_group_id,
+            message.short_link_id,
+            base_url=settings.public_base_url,
+            today=clock.now().date(),
+        )
+    return message_out(message, patient, campaign, link)
 
 
 @router.post(

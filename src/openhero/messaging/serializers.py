@@ -14,10 +14,13 @@ from openhero.messaging.schemas import (
     MessageWriteToRecord,
     TemplateOut,
 )
+from openhero.messaging.short_links import ShortLinkInfo
 from openhero.patients.models import Patient
 
 
-def message_out(message: Message, patient: Patient | None, campaign: BatchMessage | None = None) -> MessageOut:
+def message_out(
+    message: Message, patient: Patient | None, campaign: BatchMessage | None = None, link: ShortLinkInfo | None = None
+) -> MessageOut:
     return MessageOut(
         id=message.id,
         patient=MessagePatientSummary(
@@ -32,7 +35,13 @@ def message_out(message: Message, patient: Patient | None, campaign: BatchMessag
             snomed_code=message.snomed_code,
             snomed_term=message.snomed_term,
         ),
-        short_link=MessageShortLink(id=message.short_link_id) if message.short_link_id else None,
+        short_link=(
+            MessageShortLink(id=link.id, type=link.type, status=link.status)
+            if link
+            else MessageShortLink(id=message.short_link_id)
+            if message.short_link_id
+            else None
+        ),
         campaign=MessageCampaign(id=campaign.id, name=campaign.name) if campaign else None,
         created_at=message.created_at,
         sent_at=message.sent_at,

@@ -13,7 +13,7 @@ from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, NotFound, Unauthorised, ValidationFailed
 from openhero.core.jobs import enqueue
 from openhero.core.tenancy import get_owned, parse_id
-from openhero.messaging import ehr_write
+from openhero.messaging import ehr_write, short_links
 from openhero.messaging.contacts import resolve_contact
 from openhero.messaging.models import AttachmentLink, Message
 from openhero.messaging.schemas import SendMessageRequest
@@ -164,7 +164,17 @@ async def send_message(
     if attachment is not None:
         content += f"\n\n{attachment.file_name or 'Attachment'}: {attachment_url(settings, attachment)}"
     if body.short_link_id:
-        content += f"\n\n{settings.public_base_url.rstrip('/')}/l/{body.short_link_id}"
+        link = await short_links.resolve(
+            session, group_id, body.short_link_id, base_url=settings.public_base_url, today=now.date()
+        )
+        if link is None:
+            raise ValidationFailed(
+                f"No booking or form link {body.short_link_id} in this practice group",
+                code="invalid_short_link",
+                expected="the id of a booking link or form link",
+                path=["short_link_id"],
+            )
+        content += f"\n\n{link.url}"
     snomed_code = snomed_term = None
     wtr_status = "not_requested"
     if body.write_to_record:
