@@ -75,6 +75,8 @@ async def test_bad_input_is_400_in_the_contract_shape(api, tenant, clean):
         ({"send_at": "next tuesday"}, ["send_at"], "invalid_date"),
         ({"send_at": "2030-01-01T09:00:00"}, ["send_at"], "invalid_date"),
         ({"task_id": "999999"}, ["task_id"], "invalid_task"),
+        ({"task_id": "9" * 30}, ["task_id"], "invalid_string"),
+        ({"assignee_type": "Admin", "assignee_id": 1e30}, ["assignee_id"], "invalid_type"),
         ({"attachment_uuid": "nope"}, ["attachment_uuid"], "invalid_attachment"),
         ({"assignee_type": "Robot", "assignee_id": 1}, ["assignee_type"], "invalid_enum_value"),
         ({"fallback_message_type": "pigeon"}, ["fallback_message_type"], "invalid_enum_value"),
@@ -167,14 +169,20 @@ async def test_task_assignee_and_attachment_are_kept(api, tenant, clean, run_wor
     assert link["attachment_link"] in r.json()["content"]
     got = (await api.get(f"/v1/messages/{r.json()['message_id']}")).json()
     assert got["task_id"] == str(task.id) and got["attachment_uuid"] == link["attachment_uuid"]
-    booking_link = await make_row(clean, BookingLink, practice_group_id=tenant.id, code="flu2026abc",
-                                  appointment_type_ids=[], location_ids=[], practitioner_ids=[])
+    booking_link = await make_row(
+        clean,
+        BookingLink,
+        practice_group_id=tenant.id,
+        code="flu2026abc",
+        appointment_type_ids=[],
+        location_ids=[],
+        practitioner_ids=[],
+    )
     linked = await send(api, patient.id, short_link_id=str(booking_link.id))
     assert linked.status_code == 200, linked.text
     assert linked.json()["content"].endswith("http://testserver/l/flu2026abc")
     got = (await api.get(f"/v1/messages/{linked.json()['message_id']}")).json()
-    assert got["short_link"] == {"id": str(booking_link.id), "type": "booking_link", "name": None,
-                                 "status": "usable"}
+    assert got["short_link"] == {"id": str(booking_link.id), "type": "booking_link", "name": None, "status": "usable"}
     missing = await send(api, patient.id, short_link_id="999999")
     assert missing.status_code == 400 and missing.json()["message"][0]["code"] == "invalid_short_link"
 

@@ -42,9 +42,16 @@ async def test_templates_and_automated_messages(api, client, tenant, clean, cloc
 async def test_attachment_links_serve_the_file_within_their_limits(api, client, tenant, clean, clock):
     patient = await make_patient(clean, tenant.id)
     pdf = b"%PDF-1.4 discharge letter"
-    r = await api.post("/v1/attachment_links", json={
-        "file_data": base64.b64encode(pdf).decode(), "file_name": "discharge-letter.pdf",
-        "patient_id": str(patient.id), "maximum_use_count": 1, "expiry_date": clock.now().date().isoformat()})
+    r = await api.post(
+        "/v1/attachment_links",
+        json={
+            "file_data": base64.b64encode(pdf).decode(),
+            "file_name": "discharge-letter.pdf",
+            "patient_id": str(patient.id),
+            "maximum_use_count": 1,
+            "expiry_date": clock.now().date().isoformat(),
+        },
+    )
     assert r.status_code == 200, r.text
     link = r.json()
     assert link["attachment_link"].endswith(f"/attachments/{link['attachment_uuid']}")
@@ -58,11 +65,14 @@ async def test_attachment_links_serve_the_file_within_their_limits(api, client, 
     expiring = (await api.post("/v1/attachment_links", json={"file_data": data_url})).json()
     assert (await client.get(f"/attachments/{expiring['attachment_uuid']}")).content == b"hello"
 
-    bad = [({"file_data": "***not base64***"}, ["file_data"]), ({}, ["file_data"]),
-           ({"file_data": "aGk=", "ehr_file_id": "1"}, ["file_data"]),
-           ({"ehr_file_id": "424242"}, ["ehr_file_id"]),
-           ({"file_data": "aGk=", "expiry_date": "2001-01-01"}, ["expiry_date"]),
-           ({"file_data": "aGk=", "maximum_use_count": 0}, ["maximum_use_count"])]
+    bad = [
+        ({"file_data": "***not base64***"}, ["file_data"]),
+        ({}, ["file_data"]),
+        ({"file_data": "aGk=", "ehr_file_id": "1"}, ["file_data"]),
+        ({"ehr_file_id": "424242"}, ["ehr_file_id"]),
+        ({"file_data": "aGk=", "expiry_date": "2001-01-01"}, ["expiry_date"]),
+        ({"file_data": "aGk=", "maximum_use_count": 0}, ["maximum_use_count"]),
+    ]
     for body, field in bad:
         r = await api.post("/v1/attachment_links", json=body)
         assert r.status_code == 400 and r.json()["message"][0]["path"] == field, (body, r.text)
@@ -74,8 +84,14 @@ async def test_attachment_links_serve_the_file_within_their_limits(api, client, 
 
 async def test_outbox_cli_lists_sandbox_messages(api, tenant, clean, run_worker, database_url, monkeypatch):
     patient = await make_patient(clean, tenant.id)
-    await api.post("/v1/messages/send", json={"patient_id": str(patient.id), "message_type": "email",
-                                              "message_string": "Your prescription is ready to collect."})
+    await api.post(
+        "/v1/messages/send",
+        json={
+            "patient_id": str(patient.id),
+            "message_type": "email",
+            "message_string": "Your prescription is ready to collect.",
+        },
+    )
     await run_worker()
     from openhero.cli import app
     from openhero.settings import get_settings

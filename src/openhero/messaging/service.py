@@ -12,7 +12,7 @@ from openhero.core import audit, tokens
 from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, NotFound, Unauthorised, ValidationFailed
 from openhero.core.jobs import enqueue
-from openhero.core.tenancy import get_owned, parse_id
+from openhero.core.tenancy import MAX_ID, get_owned, parse_id
 from openhero.messaging import ehr_write, short_links
 from openhero.messaging.contacts import resolve_contact
 from openhero.messaging.models import AttachmentLink, Message
@@ -61,7 +61,7 @@ def parse_send_at(raw: str | None, now: datetime) -> datetime | None:
 async def _check_task(session: AsyncSession, group_id: int, raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 18:
         raise ValidationFailed(
             "task_id must be a numeric id",
             code="invalid_string",
@@ -112,7 +112,7 @@ async def _check_assignee(
             expected="'Admin' | 'AdminTeam'",
             path=["assignee_type"],
         )
-    if raw_id is None or raw_id != int(raw_id):
+    if raw_id is None or not 0 < raw_id < MAX_ID or raw_id != int(raw_id):
         raise ValidationFailed(
             "assignee_id is required with assignee_type",
             code="invalid_type",
