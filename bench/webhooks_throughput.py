@@ -195,6 +195,12 @@ async def event_times(db, first: int, count: int) -> dict[str, float]:  # type: 
     return {oid: created.timestamp() for oid, created in rows if oid in wanted}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -233,57 +239,63 @@ async def main(events: int, crash_events: int, rate: int, seconds: int) -> None:
             stats = await wait_for(http, receiver_url, {str(i) for i in range(events)}, 300)
             seen = [stats["first_seen"][str(i)] for i in range(events) if str(i) in stats["first_seen"]]
             span = max(seen) - min(seen)
+            worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
+            receiver_cpu = cpu_seconds(receiver.pid)
             results += [
                 ("events delivered (throughput run)", f"{len(seen)}/{events}"),
                 ("signed deliveries/s (2 workers, first->last arrival)", f"{len(seen) / span:,.0f}"),
                 ("bad signatures", str(stats["bad_signatures"])),
+                ("worker CPU per delivery, both workers (ms, incl. start-up)", f"{worker_cpu * 1000 / len(seen):.2f}"),
+                ("receiver CPU per delivery (ms)", f"{receiver_cpu * 1000 / len(seen):.2f}"),
+                ("load average during the run (box shared with other jobs)", f"{os.getloadavg()[0]:.1f}"),
             ]
 
             # 2. latency at a steady rate, workers idle-polling
-            first = events
-            sent = 0
-            t0 = time.monotonic()
-            batch = max(1, rate // 20)
-            while time.monotonic() - t0 < seconds:
-                await insert_events(db, groups, first + sent, batch)
-                sent += batch
-                await asyncio.sleep(max(0.0, t0 + sent / rate - time.monotonic()))
-            stats = await wait_for(http, receiver_url, {str(i) for i in range(first, first + sent)}, 120)
-            created = await event_times(db, first, sent)
-            lat = [(stats["first_seen"][k] - v) * 1000 for k, v in created.items() if k in stats["first_seen"]]
-            results += [
-                (f"latency run: {sent} events at {rate}/s", f"{len(lat)} delivered"),
-                (
-                    "event->delivery latency p50 / p95 / p99 (ms)",
-                    f"{pct(lat, 50):.0f} / {pct(lat, 95):.0f} / {pct(lat, 99):.0f}",
-                ),
-                ("  mean (ms)", f"{statistics.mean(lat):.0f}"),
-            ]
+            first, sent = events, 0
+            if seconds:
+                t0 = time.monotonic()
+                batch = max(1, rate // 20)
+                while time.monotonic() - t0 < seconds:
+                    await insert_events(db, groups, first + sent, batch)
+                    sent += batch
+                    await asyncio.sleep(max(0.0, t0 + sent / rate - time.monotonic()))
+                stats = await wait_for(http, receiver_url, {str(i) for i in range(first, first + sent)}, 120)
+                created = await event_times(db, first, sent)
+                lat = [(stats["first_seen"][k] - v) * 1000 for k, v in created.items() if k in stats["first_seen"]]
+                results += [
+                    (f"latency run: {sent} events at {rate}/s", f"{len(lat)} delivered"),
+                    (
+                        "event->delivery latency p50 / p95 / p99 (ms)",
+                        f"{pct(lat, 50):.0f} / {pct(lat, 95):.0f} / {pct(lat, 99):.0f}",
+                    ),
+                    ("  mean (ms)", f"{statistics.mean(lat):.0f}"),
+                ]
 
             # 3. kill -9 mid-run
-            first = events + sent
-            before = (await receiver_stats(http, receiver_url))["requests"]
-            await insert_events(db, groups, first, crash_events)
-            ids = {str(i) for i in range(first, first + crash_events)}
-            t_crash = time.monotonic()
-            while True:
-                got = len(ids & (await receiver_stats(http, receiver_url))["first_seen"].keys())
-                if got >= crash_events // 4:
-                    break
-                await asyncio.sleep(0.05)
-            workers[0].send_signal(signal.SIGKILL)
-            workers[0].wait()
-            at_kill = got
-            workers[0] = start_worker(url)
-            stats = await wait_for(http, receiver_url, ids, 300)
-            delivered = len(ids & stats["first_seen"].keys())
-            requests = stats["requests"] - before
-            results += [
-                ("kill -9 run: events / killed at", f"{crash_events} / {at_kill} delivered"),
-                ("  delivered at least once", f"{delivered}/{crash_events} (lost {crash_events - delivered})"),
-                ("  duplicate deliveries (in flight when killed)", str(requests - delivered)),
-                ("  wall time incl. 10 s lease expiry (s)", f"{time.monotonic() - t_crash:.1f}"),
-            ]
+            if crash_events:
+                first = events + sent
+                before = (await receiver_stats(http, receiver_url))["requests"]
+                await insert_events(db, groups, first, crash_events)
+                ids = {str(i) for i in range(first, first + crash_events)}
+                t_crash = time.monotonic()
+                while True:
+                    got = len(ids & (await receiver_stats(http, receiver_url))["first_seen"].keys())
+                    if got >= crash_events // 4:
+                        break
+                    await asyncio.sleep(0.05)
+                workers[0].send_signal(signal.SIGKILL)
+                workers[0].wait()
+                at_kill = got
+                workers[0] = start_worker(url)
+                stats = await wait_for(http, receiver_url, ids, 300)
+                delivered = len(ids & stats["first_seen"].keys())
+                requests = stats["requests"] - before
+                results += [
+                    ("kill -9 run: events / killed at", f"{crash_events} / {at_kill} delivered"),
+                    ("  delivered at least once", f"{delivered}/{crash_events} (lost {crash_events - delivered})"),
+                    ("  duplicate deliveries (in flight when killed)", str(requests - delivered)),
+                    ("  wall time incl. 10 s lease expiry (s)", f"{time.monotonic() - t_crash:.1f}"),
+                ]
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)

@@ -27,11 +27,14 @@ log = logging.getLogger("openhero.webhooks")
 
 DISPATCH_BATCH = 500
 DELIVERY_BATCH = 256
-SEND_CONCURRENCY = 64
+SEND_CONCURRENCY = 128
 
 
 @poller
 async def dispatch_webhook_events(ctx: JobContext) -> int:
+    async with ctx.db.session(write=False) as session:
+        if not await queue.has_undispatched_events(session):
+            return 0
     async with ctx.db.session() as session:
         taken = await queue.dispatch_events(
             session, now=ctx.clock.now(), limit=DISPATCH_BATCH, postgres=ctx.db.is_postgres
@@ -42,6 +45,9 @@ async def dispatch_webhook_events(ctx: JobContext) -> int:
 
 @poller
 async def send_due_deliveries(ctx: JobContext) -> int:
+    async with ctx.db.session(write=False) as session:
+        if not await queue.has_due_deliveries(session, ctx.clock.now()):
+            return 0
     async with ctx.db.session() as session:
         claimed = await queue.claim_deliveries(
             session,

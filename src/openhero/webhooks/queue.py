@@ -138,6 +138,23 @@ async def dispatch_events(session: AsyncSession, *, now: datetime, limit: int, p
     return len(events)
 
 
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now),
+        and_(WebhookDelivery.status == DeliveryStatus.SENDING, WebhookDelivery.locked_until < now),
+    )
+
+
+async def has_undispatched_events(session: AsyncSession) -> bool:
+    """A cheap read so an idle worker does not open a write transaction (on SQLite: take the database's
+    write lock) every poll."""
+    return (await session.execute(select(Event.id).where(Event.dispatched_at.is_(None)).limit(1))).first() is not None
+
+
+async def has_due_deliveries(session: AsyncSession, now: datetime) -> bool:
+    return (await session.execute(select(WebhookDelivery.id).where(_due(now)).limit(1))).first() is not None
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -161,10 +178,7 @@ async def claim_deliveries(
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries: pending and due, or sending with an expired lease (its
     worker died mid-flight: the attempt is made again, at least once)."""
-    due = or_(
-        and_(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now),
-        and_(WebhookDelivery.status == DeliveryStatus.SENDING, WebhookDelivery.locked_until < now),
-    )
+    due = _due(now)
     candidates = select(WebhookDelivery.id).where(due).order_by(WebhookDelivery.next_attempt_at).limit(limit)
     if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
