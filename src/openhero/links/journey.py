@@ -241,9 +241,9 @@ async def count_use(session: AsyncSession, link: Link) -> None:
 
 async def confirm(session: AsyncSession, link: BookingLink, *, patient_id: int, appointment: Appointment,
                   form: Form | None, answers: forms.CheckedAnswers | None, now: datetime) -> Appointment:
-    """Count the use, book the held slot (booking writes appointment.confirmed and its task) and store
-    the form response; all or nothing."""
-    await count_use(session, link)
+    """Book the held slot (booking writes appointment.confirmed and its task), store the form response and
+    count the use; all or nothing. The use is taken last so the link's row stays locked (PostgreSQL) only for
+    the end of the transaction: other patients opening the same link wait for it."""
     try:
         booked = await appointments.book(session, link_principal(link), str(appointment.id), now)
     except ApiError:
@@ -252,14 +252,15 @@ async def confirm(session: AsyncSession, link: BookingLink, *, patient_id: int, 
         await forms.submit_response(session, form=form, patient_id=patient_id, checked=answers,
                                     appointment_id=booked.id, short_link_id=link.id,
                                     triggered_by={"type": "booking_link", "id": str(link.id)}, now=now)
+    await count_use(session, link)
     return booked
 
 
 async def submit_form(session: AsyncSession, link: FormLink, form: Form, *, patient_id: int,
                       answers: forms.CheckedAnswers, now: datetime) -> int:
-    """A standalone form link's submission: one use, one response (with its task and event)."""
-    await count_use(session, link)
+    """A standalone form link's submission: one response (with its task and event), one use."""
     response = await forms.submit_response(session, form=form, patient_id=patient_id, checked=answers,
                                            short_link_id=link.id,
                                            triggered_by={"type": "form_link", "id": str(link.id)}, now=now)
+    await count_use(session, link)
     return response.id

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from openhero.booking.models import Appointment, AppointmentType
 from openhero.forms.models import Form
@@ -53,7 +54,8 @@ def practice_view(group: PracticeGroup) -> dict[str, Any]:
 async def _by_id(session: AsyncSession, model: type[Any], ids: set[int]) -> dict[int, Any]:
     if not ids:
         return {}
-    rows = (await session.execute(select(model).where(model.id.in_(ids)))).scalars().all()
+    # lazyload: the pages never need the practitioners' or types' location lists (selectin by default).
+    rows = (await session.execute(select(model).where(model.id.in_(ids)).options(lazyload("*")))).scalars().all()
     return {row.id: row for row in rows}
 
 
@@ -83,9 +85,9 @@ async def slot_days(session: AsyncSession, rows: Sequence[Any], zone: ZoneInfo, 
 
 
 async def appointment_view(session: AsyncSession, appt: Appointment, zone: ZoneInfo) -> dict[str, Any]:
-    appt_type = await session.get(AppointmentType, appt.appointment_type_id)
+    appt_type = await session.get(AppointmentType, appt.appointment_type_id, options=[lazyload("*")])
     location = await session.get(Location, appt.location_id)
-    practitioner = await session.get(Practitioner, appt.practitioner_id)
+    practitioner = await session.get(Practitioner, appt.practitioner_id, options=[lazyload("*")])
     how = "Video call" if appt.video else "Phone call" if appt.telephone and not appt.in_person else "In person"
     return {"type": appt_type.name if appt_type else "Appointment", "day": day_label(appt.start_time, zone),
             "time": time_label(appt.start_time, zone), "duration": appt.duration, "how": how,
