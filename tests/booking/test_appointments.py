@@ -274,8 +274,14 @@ async def test_other_tenants_appointments_are_404(booking_api: httpx.AsyncClient
         "start_time": iso(world.start), "duration": 10, "practitioner_id": str(world.practitioner.id)})
     assert put.status_code == 404
     assert (await booking_api.get("/v1/appointments/nope")).status_code == 404
+    mine = (await booking_api.post("/v1/appointments", json=world.reserve_body())).json()["id"]
+    await booking_api.patch(f"/v1/appointments/{mine}/book")
+    stolen = await booking_api.patch(f"/v1/appointments/{mine}/reschedule", json={"slot_id": str(other.slot_ids[1])})
+    assert stolen.status_code == 404 and stolen.json()["message"][0]["code"] == "not_found"
     async with clean.session(write=False) as s:
-        assert (await s.execute(select(func.count()).select_from(Appointment))).scalar_one() == 1
+        assert (await s.execute(select(func.count()).select_from(Appointment))).scalar_one() == 2
+        their_slot = await s.get(Slot, other.slot_ids[1])
+        assert their_slot is not None and their_slot.appointment_id is None
 
 
 async def test_booking_task_goes_to_the_appointment_types_assignee(
