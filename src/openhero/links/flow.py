@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.links import journey, views
 from openhero.links.journey import Refusal, Refused
@@ -77,8 +78,8 @@ class Ctx:
         return self.keep(redirect(self.base + path))
 
 
-async def open_link(request: Request, session: Any, model: type[Any], code: str, settings: Settings, now: datetime,
-                    prefix: str, *, require_usable: bool = True) -> Ctx:
+async def open_link(request: Request, session: AsyncSession, model: type[Any], code: str, settings: Settings,
+                    now: datetime, prefix: str, *, require_usable: bool = True) -> Ctx:
     link = await find_by_code(session, model, code)
     if link is None:
         raise PageProblem(404, "This link is not valid", "Check that you copied the whole link from your message.")
@@ -113,8 +114,8 @@ def identity_page(ctx: Ctx, heading: str, summary: dict[str, str] | None) -> Res
     return ctx.page(template, heading=heading, offer=summary, errors={}, values={})
 
 
-async def verify_identity(request: Request, session: Any, ctx: Ctx, heading: str, summary: dict[str, str] | None,
-                          next_path: str) -> Response:
+async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, heading: str,
+                          summary: dict[str, str] | None, next_path: str) -> Response:
     data = await posted(request, ctx)
     assert ctx.sess is not None
     if ctx.link.patient_specific:

@@ -3,10 +3,9 @@ the form and sends it; each submission is a form response, a practice task and a
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.deps import ClockDep, SettingsDep
 from openhero.forms import service as forms
@@ -20,7 +19,7 @@ from openhero.links.web import CountingSessionDep, PageRoute, PageSessionDep
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
-async def _form(session: Any, ctx: Ctx) -> Form:
+async def _form(session: AsyncSession, ctx: Ctx) -> Form:
     form = await forms.form_of_group(session, ctx.link.practice_group_id, ctx.link.form_id)
     if form is None:
         raise ctx.problem(410, "This form is no longer available", "The practice has withdrawn this form.")

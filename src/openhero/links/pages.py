@@ -7,10 +7,11 @@ Journey: open (counted) -> date of birth, or name/date of birth/mobile for a gen
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import Appointment
 from openhero.core.deps import ClockDep, SettingsDep
@@ -25,7 +26,7 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 SLOTS_PER_PAGE = 30
 
 
-async def offer(session: Any, link: BookingLink) -> dict[str, str]:
+async def offer(session: AsyncSession, link: BookingLink) -> dict[str, str]:
     return await views.link_offer(session, link.appointment_type_ids, link.location_ids, link.practitioner_ids)
 
 
@@ -84,7 +85,7 @@ async def booking_pick(code: str, request: Request, session: PageSessionDep, set
     return ctx.go("/confirm")
 
 
-async def _confirm_page(session: Any, ctx: Ctx, status: int = 200, values: dict[int, list[str]] | None = None,
+async def _confirm_page(session: AsyncSession, ctx: Ctx, status: int = 200, values: dict[int, list[str]] | None = None,
                         errors: dict[int, str] | None = None) -> Response:
     patient_id = verified_patient(ctx)
     assert ctx.sess is not None
