@@ -201,6 +201,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU used so far by the PostgreSQL backends serving ``database`` (their titles name it)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if database in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    total += cpu_seconds(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -241,12 +254,16 @@ async def main(events: int, crash_events: int, rate: int, seconds: int) -> None:
             span = max(seen) - min(seen)
             worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
             receiver_cpu = cpu_seconds(receiver.pid)
+            pg_cpu = postgres_cpu_seconds(name)
+            per_delivery = (worker_cpu + receiver_cpu + pg_cpu) / len(seen)
             results += [
                 ("events delivered (throughput run)", f"{len(seen)}/{events}"),
                 ("signed deliveries/s (2 workers, first->last arrival)", f"{len(seen) / span:,.0f}"),
                 ("bad signatures", str(stats["bad_signatures"])),
                 ("worker CPU per delivery, both workers (ms, incl. start-up)", f"{worker_cpu * 1000 / len(seen):.2f}"),
                 ("receiver CPU per delivery (ms)", f"{receiver_cpu * 1000 / len(seen):.2f}"),
+                ("PostgreSQL CPU per delivery (ms, bench DB backends)", f"{pg_cpu * 1000 / len(seen):.2f}"),
+                ("=> deliveries/s 2 idle cores could sustain", f"{2 / per_delivery:,.0f}"),
                 ("load average during the run (box shared with other jobs)", f"{os.getloadavg()[0]:.1f}"),
             ]
 
