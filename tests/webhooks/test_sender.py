@@ -126,3 +126,18 @@ async def test_garbage_and_hang_ups_are_send_errors(raw):
     with pytest.raises(SendError):
         await sender.post("http://127.0.0.1:9/nothing", b"{}", {})
     await sender.aclose()
+
+
+async def test_userinfo_becomes_basic_auth_and_odd_paths_are_encoded(raw):
+    async def ok(_r, writer, _i):  # type: ignore[no-untyped-def]
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        return True
+
+    server = await raw(ok)
+    port = server.url.split("/")[2].split(":")[1]
+    sender = Sender()
+    await sender.post(f"http://partner:s%40cret@127.0.0.1:{port}/h\u00e9?q=1", b"{}", {})
+    await sender.aclose()
+    head = server.requests[0].split(b"\r\n\r\n")[0]
+    assert head.startswith(b"POST /h%C3%A9?q=1 HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Basic cGFydG5lcjpzQGNyZXQ=" in head  # partner:s@cret

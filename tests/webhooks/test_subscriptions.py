@@ -102,6 +102,10 @@ BAD_BODIES = [
         {"event_type": "appointment.confirmed", "url": "https://x.example/h", "headers": {"X-A": 5}},
         ["headers", "X-A"],
     ),
+    (
+        {"event_type": "appointment.confirmed", "url": "https://x.example/h", "headers": {"X-A": "price \u20ac5"}},
+        ["headers", "X-A"],
+    ),
 ]
 
 

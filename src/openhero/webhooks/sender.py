@@ -11,16 +11,19 @@ client instead (see ``delivery.py``), which honours it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httptools
 
 MAX_BODY = 64 * 1024
 MAX_IDLE_PER_ORIGIN = 256
 Origin = tuple[str, str, int]
+# Characters left as they are in a request target; anything else (spaces, non-ASCII) is %-encoded.
+_URL_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
 
 
 class SendError(Exception):
@@ -77,14 +80,19 @@ class Sender:
         """POST ``body``; returns (status, first 64 KiB of the response body). The caller bounds the time."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        host = parts.hostname or ""
+        host = parts.hostname or ""  # lower-cased, brackets of IPv6 literals removed
         port = parts.port or (443 if scheme == "https" else 80)
         origin = (scheme, host, port)
-        host_header = f"[{host}]" if ":" in host else host
+        ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
+        host_header = f"[{ascii_host}]" if ":" in ascii_host else ascii_host
         if port != (443 if scheme == "https" else 80):
             host_header += f":{port}"
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE)
         lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}", f"Content-Length: {len(body)}"]
+        if parts.username is not None and not any(n.lower() == "authorization" for n in headers):
+            # https://user:pass@host/ means HTTP Basic credentials, as browsers and httpx treat it.
+            userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            lines.append(f"Authorization: Basic {base64.b64encode(userinfo).decode('ascii')}")
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 

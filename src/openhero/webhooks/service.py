@@ -104,10 +104,10 @@ def validate_headers(headers: dict[str, str] | None) -> dict[str, str]:
         if lower in seen:
             raise _invalid("headers", "each header once", f"{name} is given twice", ["headers", name])
         seen.add(lower)
-        if any(c in value for c in "\r\n\0") or len(value) > 4096:
+        if not (value.isascii() and value.isprintable()) or len(value) > 4096:
             raise _invalid(
                 "headers",
-                "a single-line value of at most 4096 characters",
+                "a single-line printable ASCII value of at most 4096 characters",
                 f"the value of {name} is not a valid header value",
                 ["headers", name],
             )
