@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from openhero.booking import repository as slots
 from openhero.booking.models import Appointment, AppointmentType, Slot
@@ -87,7 +89,8 @@ async def _check_placement(session: AsyncSession, principal: Principal, placemen
     appt_type = await get_owned(session, AppointmentType, placement.appointment_type_id, principal,
                                 "Appointment type")
     location = await get_owned(session, Location, placement.location_id, principal, "Location")
-    practitioner = await get_owned(session, Practitioner, placement.practitioner_id, principal, "Practitioner")
+    practitioner = await get_owned(session, Practitioner, placement.practitioner_id, principal, "Practitioner",
+                                   options=(lazyload(Practitioner.locations),))
     if not appt_type.active:
         raise Conflict("The appointment type is no longer offered", code="appointment_type_inactive",
                        expected="an active appointment type", path=["appointment_type_id"])
@@ -167,24 +170,33 @@ async def _plan_slots(session: AsyncSession, placement: Placement, *, suppress: 
     return SlotPlan(placement=placement, chain=chain, primary=primary)
 
 
+async def _primary_slot(session: AsyncSession, practice_group_id: int, plan: SlotPlan) -> Slot:
+    """The slot the appointment records: the first published one, or a new private slot for a time outside
+    published slots (claimed together with everything it overlaps)."""
+    if plan.primary is not None:
+        return plan.primary
+    placement = plan.placement
+    private = Slot(practice_group_id=practice_group_id, practitioner_id=placement.practitioner_id,
+                   location_id=placement.location_id, appointment_type_id=placement.appointment_type_id,
+                   start_time=placement.start_time, finish_time=placement.end_time, published=False)
+    session.add(private)
+    try:
+        await session.flush()
+    except IntegrityError:  # slot generation raced us to that start time
+        raise _unavailable() from None
+    plan.chain.append(private)
+    plan.primary = private
+    return private
+
+
 async def _claim(session: AsyncSession, appt: Appointment, plan: SlotPlan, *, held_until: datetime | None,
                  now: datetime) -> None:
     """Claim the plan's slots for ``appt`` in one conditional UPDATE, or raise 409 (the caller's
     transaction then rolls back everything, the appointment row included)."""
-    chain, primary, placement = list(plan.chain), plan.primary, plan.placement
-    if primary is None:
-        primary = Slot(practice_group_id=appt.practice_group_id, practitioner_id=placement.practitioner_id,
-                       location_id=placement.location_id, appointment_type_id=placement.appointment_type_id,
-                       start_time=placement.start_time, finish_time=placement.end_time, published=False)
-        session.add(primary)
-        try:
-            await session.flush()
-        except IntegrityError:  # slot generation raced us to that start time
-            raise _unavailable() from None
-        chain.append(primary)
-    taken = await slots.claim(session, [s.id for s in chain], appointment_id=appt.id, held_until=held_until,
+    primary = await _primary_slot(session, appt.practice_group_id, plan)
+    taken = await slots.claim(session, [s.id for s in plan.chain], appointment_id=appt.id, held_until=held_until,
                               now=now)
-    if taken != len(chain):
+    if taken != len(plan.chain):
         raise _unavailable()
     appt.slot_id = primary.id
 
@@ -198,7 +210,8 @@ async def reserve(session: AsyncSession, principal: Principal, cmd: ReserveComma
     if cmd.patient_id is not None:
         await get_owned(session, Patient, cmd.patient_id, principal, "Patient")
     plan = await _plan_slots(session, placement, suppress=cmd.suppress_availability_check, now=now)
-    appt = Appointment(
+    primary = await _primary_slot(session, principal.practice_group_id, plan)
+    appt = Appointment(slot_id=primary.id,
         practice_group_id=principal.practice_group_id, patient_id=cmd.patient_id,
         practitioner_id=placement.practitioner_id, location_id=placement.location_id,
         appointment_type_id=placement.appointment_type_id, start_time=placement.start_time,
@@ -255,16 +268,25 @@ async def book(session: AsyncSession, principal: Principal, raw_id: str, now: da
     await session.flush()
     await emit(session, "appointment.confirmed", "Appointment", appt.id,
                practice_group_id=appt.practice_group_id, now=now)
-    appt_type = await session.get(AppointmentType, appt.appointment_type_id)
-    assignee = _ASSIGNEE_TYPES.get(appt_type.assignee_type or "") if appt_type else None
+    facts = (await session.execute(
+        select(AppointmentType.name, AppointmentType.assignee_type, AppointmentType.assignee_id,
+               Practitioner.title, Practitioner.first_name, Practitioner.last_name, Location.name.label("site"),
+               PracticeGroup.timezone)
+        .select_from(Appointment)
+        .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+        .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
+        .join(Location, Location.id == Appointment.location_id)
+        .join(PracticeGroup, PracticeGroup.id == Appointment.practice_group_id)
+        .where(Appointment.id == appt.id))).one()
+    assignee = _ASSIGNEE_TYPES.get(facts.assignee_type or "")
     task_args = dict(practice_group_id=appt.practice_group_id, type_label="Appointment booked",
                      category="appointment", patient_id=appt.patient_id, appointment_id=appt.id,
-                     details=await _describe(session, appt),
-                     triggered_by={"type": "api_key", "id": str(principal.key_id)}, now=now)
+                     details=_describe(appt, facts), triggered_by={"type": "api_key", "id": str(principal.key_id)},
+                     now=now)
     try:
         # The appointment type's assignee (e.g. the reception team for paid appointments) gets the task.
         await create_task(session, **task_args, assignee_type=assignee,  # type: ignore[arg-type]
-                          assignee_id=appt_type.assignee_id if assignee and appt_type else None)
+                          assignee_id=facts.assignee_id if assignee else None)
     except ValidationFailed:  # the configured assignee no longer exists: the task goes to the shared inbox
         await create_task(session, **task_args)  # type: ignore[arg-type]
     return appt
@@ -274,17 +296,11 @@ async def book(session: AsyncSession, principal: Principal, raw_id: str, now: da
 _ASSIGNEE_TYPES = {"Admin": "admin", "AdminTeam": "admin_team"}
 
 
-async def _describe(session: AsyncSession, appt: Appointment) -> str:
-    appt_type = await session.get(AppointmentType, appt.appointment_type_id)
-    practitioner = await session.get(Practitioner, appt.practitioner_id)
-    location = await session.get(Location, appt.location_id)
-    group = await session.get(PracticeGroup, appt.practice_group_id)
-    zone = ZoneInfo(group.timezone if group else "Europe/London")
-    when = appt.start_time.astimezone(zone).strftime("%a %d %b %Y %H:%M")
-    who = " ".join(x for x in (practitioner.title, practitioner.first_name, practitioner.last_name) if x
-                   ) if practitioner else "practitioner"
-    return (f"{appt_type.name if appt_type else 'Appointment'} ({appt.duration} min) with {who} at "
-            f"{location.name if location else 'the practice'} on {when}")
+def _describe(appt: Appointment, facts: Any) -> str:
+    """The task's text: what, with whom, where and when (in the practice's local time)."""
+    when = appt.start_time.astimezone(ZoneInfo(facts.timezone or "Europe/London")).strftime("%a %d %b %Y %H:%M")
+    who = " ".join(x for x in (facts.title, facts.first_name, facts.last_name) if x)
+    return f"{facts.name} ({appt.duration} min) with {who} at {facts.site} on {when}"
 
 
 def _check_policy(appt: Appointment, group: PracticeGroup, now: datetime, *, suppress_policy: bool,
