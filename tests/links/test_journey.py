@@ -13,7 +13,7 @@ from openhero.forms.models import FormResponse
 from openhero.patients.models import Patient
 from openhero.tasks.models import Task
 from tests.forms.builders import make_demo_forms
-from tests.links.browser import Browser, dob_fields
+from tests.links.browser import CSRF, Browser, dob_fields
 
 
 async def _link(api, world, **fields):  # type: ignore[no-untyped-def]
@@ -151,6 +151,11 @@ async def test_post_without_csrf_token_changes_nothing(app, api, clean, world, p
         await amira.get(path)
         forged = await amira.post(f"{path}/verify", dob_fields(1, 1, 1999), csrf=False)
         assert forged.status_code == 403 and "start again" in forged.text
+        # a file part where text is expected counts as empty: a clear page, not a crash
+        token = CSRF.search((await amira.get(path)).text).group(1)  # type: ignore[union-attr]
+        odd = await amira.client.post(f"{path}/verify", files={"dob-day": ("day.txt", b"1")},
+                                      data={"csrf_token": token, "dob-month": "1", "dob-year": "1999"})
+        assert odd.status_code == 400 and "real date" in odd.text
     async with clean.session() as s:
         from openhero.links.models import BookingLink
 

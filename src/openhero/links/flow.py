@@ -39,7 +39,7 @@ REFUSALS: dict[Refusal, tuple[int, str, str]] = {
     Refusal.SLOT_TAKEN: (409, "Sorry, that time has just been taken",
                          "Someone else chose that time a moment before you. Please choose another time."),
     Refusal.HOLD_EXPIRED: (409, "Your time is no longer being held",
-                           "We hold a time for 15 minutes while you finish booking. Please choose a time again."),
+                           "We hold a time for {hold} minutes while you finish booking. Please choose a time again."),
     Refusal.NOT_OFFERED: (404, "That time is not available", "Please choose one of the times shown."),
 }
 
@@ -54,18 +54,21 @@ class Ctx:
         self.base = f"/{prefix}/{link.code}"
         self.sess: LinkSession | None = None
         self.today = local_today(now, group.timezone or "Europe/London")
+        self.hold_minutes = group.reservation_hold_minutes
 
     def problem(self, status: int, title: str, message: str, **kw: Any) -> PageProblem:
         return PageProblem(status, title, message, practice=self.practice, **kw)
 
     def refused(self, reason: Refusal, next_url: str | None = None) -> PageProblem:
         status, title, message = REFUSALS[reason]
-        return self.problem(status, title, message, next_url=next_url, next_label="Choose a time")
+        return self.problem(status, title, message.format(hold=self.hold_minutes), next_url=next_url,
+                            next_label="Choose a time")
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
         if self.sess is None:
             self.sess = LinkSession.new(self.link.id)
-        response = render(template, status, practice=self.practice, base=self.base, csrf=self.sess.csrf, **context)
+        response = render(template, status, practice=self.practice, base=self.base, csrf=self.sess.csrf,
+                          hold_minutes=self.hold_minutes, **context)
         return self.keep(response)
 
     def keep(self, response: Response) -> Response:
@@ -94,7 +97,7 @@ async def open_link(request: Request, session: AsyncSession, model: type[Any], c
 
 async def posted(request: Request, ctx: Ctx) -> Any:
     data = await request.form()
-    if not csrf_ok(ctx.sess, str(data.get("csrf_token") or "")):
+    if not csrf_ok(ctx.sess, views.text(data, "csrf_token")):
         raise ctx.problem(403, "Your session has ended", "For your security, please start again from the link.",
                           next_url=ctx.base, next_label="Start again")
     return data
@@ -119,7 +122,7 @@ async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, hea
     data = await posted(request, ctx)
     assert ctx.sess is not None
     if ctx.link.patient_specific:
-        values = {k: str(data.get(k) or "") for k in ("dob-day", "dob-month", "dob-year")}
+        values = {k: views.text(data, k) for k in ("dob-day", "dob-month", "dob-year")}
         dob = views.parse_date_parts(values["dob-day"], values["dob-month"], values["dob-year"])
         if dob is None:
             return ctx.page("verify_dob.html", 400, heading=heading, offer=summary, values=values,
@@ -133,7 +136,7 @@ async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, hea
                 "dob": f"The date of birth does not match our records. You have {result.tries_left} "
                        f"{'try' if result.tries_left == 1 else 'tries'} left."})
         return verified(ctx, ctx.link.patient_id, next_path)
-    values = {k: str(data.get(k) or "") for k in (*views.IDENTITY_FIELDS, "dob-day", "dob-month", "dob-year")}
+    values = {k: views.text(data, k) for k in (*views.IDENTITY_FIELDS, "dob-day", "dob-month", "dob-year")}
     who, errors = views.identity_from_form(data, ctx.today)
     if who is None:
         return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values, errors=errors)

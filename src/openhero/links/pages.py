@@ -72,7 +72,7 @@ async def booking_pick(code: str, request: Request, session: PageSessionDep, set
     ctx = await open_link(request, session, BookingLink, code, settings, clock.now(), "l")
     data = await posted(request, ctx)
     patient_id = verified_patient(ctx)
-    raw = str(data.get("slot_id") or "")
+    raw = views.text(data, "slot_id")
     if not raw.isdigit() or len(raw) > 18:
         raise ctx.refused(Refusal.NOT_OFFERED, ctx.base + "/slots")
     assert ctx.sess is not None

@@ -116,9 +116,15 @@ def form_fields(form: Form, values: dict[int, list[str]] | None = None, errors: 
              "values": values.get(q.id, []), "error": errors.get(q.id)} for q in form.questions]
 
 
+def text(data: Any, name: str) -> str:
+    """A posted text field; anything else (a file part) counts as empty."""
+    value = data.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
 def submitted_answers(form: Form, data: Any) -> dict[int, list[str]]:
     """Question id -> the values posted under ``q{id}`` (checkboxes post several)."""
-    return {q.id: [str(v) for v in data.getlist(f"q{q.id}")] for q in form.questions}
+    return {q.id: [v for v in data.getlist(f"q{q.id}") if isinstance(v, str)] for q in form.questions}
 
 
 # --- dates of birth and identity forms ---------------------------------------------------------------
@@ -143,10 +149,10 @@ def identity_from_form(data: Any, today: date) -> tuple[Identity | None, dict[st
     """The generic-link identity form (name, date of birth, and a mobile number or an NHS number or
     both), checked with the patients domain's own rules, or the errors to show per field."""
     errors: dict[str, str] = {}
-    dob = parse_date_parts(data.get("dob-day", ""), data.get("dob-month", ""), data.get("dob-year", ""))
+    dob = parse_date_parts(text(data, "dob-day"), text(data, "dob-month"), text(data, "dob-year"))
     if dob is None or dob > today:
         errors["dob"] = "Enter your date of birth as a real date, for example 15 6 1984"
-    values = {name: (data.get(name) or "").strip() for name in IDENTITY_FIELDS}
+    values = {name: text(data, name) for name in IDENTITY_FIELDS}
     if not values["mobile"] and not values["nhs_number"]:
         errors["mobile"] = "Enter your mobile number or your NHS number"
     try:
