@@ -71,7 +71,8 @@ async def test_worker_killed_mid_run_loses_nothing(api, tenant, receiver, clean,
 async def test_two_workers_never_send_one_delivery_concurrently(
     api, tenant, receiver, clean, clock, settings, monkeypatch
 ):
-    monkeypatch.setattr(jobs, "DELIVERY_BATCH", 7)  # small batches so both workers keep claiming
+    monkeypatch.setattr(jobs, "DELIVERY_BATCH", 7)  # small claims so both workers keep claiming
+    monkeypatch.setattr(jobs, "SEND_CONCURRENCY", 14)
     receiver.delay = 0.005  # hold each request briefly so the two workers' sends overlap
     count = 80
     await create_hook(api, receiver.url + "/pair")

@@ -6,28 +6,19 @@ LOCKED``, deliveries additionally with a lease, so each attempt is made by one w
 worker killed mid-send leaves its lease behind; once it expires another worker sends again (at least
 once; receivers deduplicate on ``X-Openhero-Delivery-Id``).
 
-Deliveries are claimed in batches and sent concurrently through the worker's shared
-``httpx.AsyncClient``; a batch's results (attempt rows, new states) are written in one transaction.
+Deliveries are claimed in batches and sent concurrently (see ``pipeline.py``); the results that
+finished during a round (attempt rows, new states) are written in one transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import timedelta
-from urllib.request import getproxies
-
-import httpx
-
 from openhero.core.worker import JobContext, poller
-from openhero.webhooks import delivery, queue
-from openhero.webhooks.sender import Sender
-
-log = logging.getLogger("openhero.webhooks")
+from openhero.webhooks import queue
+from openhero.webhooks.pipeline import DeliveryPipeline
 
 DISPATCH_BATCH = 500
-DELIVERY_BATCH = 256
-SEND_CONCURRENCY = 128
+DELIVERY_BATCH = 256  # most deliveries claimed in one transaction
+SEND_CONCURRENCY = 256  # sends in flight per worker
 
 
 @poller
@@ -45,65 +36,9 @@ async def dispatch_webhook_events(ctx: JobContext) -> int:
 
 @poller
 async def send_due_deliveries(ctx: JobContext) -> int:
-    async with ctx.db.session(write=False) as session:
-        if not await queue.has_due_deliveries(session, ctx.clock.now()):
-            return 0
-    async with ctx.db.session() as session:
-        claimed = await queue.claim_deliveries(
-            session,
-            worker_id=ctx.worker_id,
-            now=ctx.clock.now(),
-            lease=timedelta(seconds=ctx.settings.worker_lease_seconds),
-            limit=DELIVERY_BATCH,
-            postgres=ctx.db.is_postgres,
+    pipeline = ctx.state.get("webhooks.pipeline")
+    if pipeline is None:
+        pipeline = ctx.state["webhooks.pipeline"] = DeliveryPipeline(
+            ctx, capacity=SEND_CONCURRENCY, batch=DELIVERY_BATCH
         )
-        targets = await queue.load_targets(session, {c.webhook_id for c in claimed}) if claimed else {}
-        await session.commit()
-    if not claimed:
-        return 0
-    if ctx.http is not None:
-        outcomes = await _send_all(ctx, ctx.http, claimed, targets)
-    else:  # run_once() called outside run()/drain(): bring a client for this batch
-        async with httpx.AsyncClient() as http:
-            outcomes = await _send_all(ctx, http, claimed, targets)
-    async with ctx.db.session() as session:
-        await queue.record_outcomes(session, outcomes, worker_id=ctx.worker_id, now=ctx.clock.now())
-        await session.commit()
-    return len(claimed)
-
-
-def _sender(ctx: JobContext) -> Sender | None:
-    """The worker's own lean HTTP client for deliveries, or None to use its httpx client (which honours
-    HTTP(S)_PROXY when one is configured)."""
-    if {"http", "https", "all"} & set(getproxies()):
-        return None
-    sender = ctx.state.get("webhooks.sender")
-    if sender is None:
-        sender = ctx.state["webhooks.sender"] = Sender()
-    return sender
-
-
-async def _send_all(
-    ctx: JobContext, http: httpx.AsyncClient, claimed: list[queue.Claimed], targets: dict[int, queue.Target]
-) -> list[queue.Outcome]:
-    gate = asyncio.Semaphore(SEND_CONCURRENCY)
-    sender = _sender(ctx)
-
-    async def one(item: queue.Claimed) -> queue.Outcome:
-        async with gate:
-            try:
-                return await delivery.attempt(
-                    http,
-                    sender,
-                    item,
-                    targets.get(item.webhook_id),
-                    secret_key=ctx.settings.secret_key,
-                    now=ctx.clock.now(),
-                    worker_id=ctx.worker_id,
-                )
-            except Exception as exc:  # a bug must not strand the batch: retry this one later
-                log.exception("webhook delivery %s crashed", item.id)
-                status, next_at = delivery.next_step(item, ctx.clock.now())
-                return queue.Outcome(item.id, status, next_attempt_at=next_at, error=f"internal error: {exc}")
-
-    return list(await asyncio.gather(*(one(c) for c in claimed)))
+    return await pipeline.step()
