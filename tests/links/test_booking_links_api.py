@@ -31,7 +31,9 @@ async def test_create_and_get_patient_specific_link(api, world, patient, clock):
     fetched = await api.get(f"/v1/booking_links/{link['id']}")
     assert fetched.status_code == 200 and fetched.json() == link
 
-    generic = (await api.post("/v1/booking_links", json=_body(world))).json()
+    generic = (await api.post("/v1/booking_links", json=_body(
+        world, appointment_type_id=[str(world.appt_type.id), world.appt_type.id]))).json()
+    assert generic["meta"]["appointment_type_id"] == [str(world.appt_type.id)]  # a list is accepted, deduplicated
     assert generic["unlimited_use"] is True and generic["maximum_uses"] is None
     assert generic["meta"]["patient_id"] is None and generic["short_link"] != link["short_link"]
 

@@ -60,8 +60,8 @@ async def booking_slots(code: str, request: Request, session: PageSessionDep, se
     link: BookingLink = ctx.link
     rows, more = await journey.free_slots(session, link, ctx.zone, ctx.now, limit=SLOTS_PER_PAGE,
                                           offset=page * SLOTS_PER_PAGE)
-    days = await views.slot_days(session, rows, ctx.zone, show_who=len(link.practitioner_ids) != 1,
-                                 show_where=len(link.location_ids) > 1)
+    days = await views.slot_days(session, rows, ctx.zone, show_what=len(link.appointment_type_ids) > 1,
+                                 show_who=len(link.practitioner_ids) != 1, show_where=len(link.location_ids) > 1)
     return ctx.page("slots.html", offer=await offer(session, link), days=days, page=page,
                     more=more)
 

@@ -65,9 +65,11 @@ class SlotDay:
     slots: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def slot_days(session: AsyncSession, rows: Sequence[Any], zone: ZoneInfo, *, show_who: bool,
+async def slot_days(session: AsyncSession, rows: Sequence[Any], zone: ZoneInfo, *, show_what: bool, show_who: bool,
                     show_where: bool) -> list[SlotDay]:
-    """Free slots grouped by the practice's calendar day, each with what tells it apart."""
+    """Free slots grouped by the practice's calendar day, each with what tells it apart (the type, clinician
+    or site, when the link offers more than one)."""
+    kinds = await _by_id(session, AppointmentType, {r.appointment_type_id for r in rows}) if show_what else {}
     people = await _by_id(session, Practitioner, {r.practitioner_id for r in rows}) if show_who else {}
     places = await _by_id(session, Location, {r.location_id for r in rows}) if show_where else {}
     days: list[SlotDay] = []
@@ -76,9 +78,11 @@ async def slot_days(session: AsyncSession, rows: Sequence[Any], zone: ZoneInfo, 
         if not days or days[-1].label != label:
             days.append(SlotDay(label=label))
         notes = []
+        if row.appointment_type_id in kinds:
+            notes.append(kinds[row.appointment_type_id].name)
         if show_who:
             notes.append(practitioner_name(people.get(row.practitioner_id)))
-        if show_where and row.location_id in places:
+        if row.location_id in places:
             notes.append(places[row.location_id].name)
         days[-1].slots.append({"id": row.id, "time": time_label(row.start_time, zone), "note": ", ".join(notes)})
     return days
