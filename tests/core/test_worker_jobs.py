@@ -87,3 +87,29 @@ async def test_a_dead_workers_job_runs_again_after_its_lease(clean, settings, cl
 
 def test_handlers_registered():
     assert {"test.ok", "test.retry", "test.permanent", "test.crash"} <= set(HANDLERS)
+
+
+async def test_run_paces_idle_pollers_but_not_busy_ones(clean, settings, clock):
+    from openhero.core.worker import POLLERS
+
+    calls = {"idle": 0, "busy": 0}
+
+    async def idle(ctx):  # type: ignore[no-untyped-def]
+        calls["idle"] += 1
+        return 0
+
+    async def busy(ctx):  # type: ignore[no-untyped-def]
+        calls["busy"] += 1
+        return 1
+
+    POLLERS.extend([idle, busy])
+    try:
+        worker = Worker(clean, settings.model_copy(update={"worker_poll_interval_seconds": 60}), clock)
+        for _ in range(3):
+            await worker.run_once(pace=True)
+        assert calls == {"idle": 1, "busy": 3}
+        await worker.run_once()  # unpaced (drain): everything runs
+        assert calls == {"idle": 2, "busy": 4}
+    finally:
+        POLLERS.remove(idle)
+        POLLERS.remove(busy)

@@ -17,6 +17,7 @@ import os
 import random
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -106,13 +107,20 @@ def _http_client() -> Any:
     reused across deliveries, and the pool is large enough for a batch of concurrent sends."""
     import httpx
 
-    return httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=256,
-                                                               max_keepalive_connections=256))
+    return httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
 
 
 class Worker:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, *, worker_id: str | None = None,
-                 kinds: list[str] | None = None, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        *,
+        worker_id: str | None = None,
+        kinds: list[str] | None = None,
+        concurrency: int = 16,
+    ) -> None:
         load_job_modules()
         self.db = db
         self.settings = settings
@@ -121,25 +129,55 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30):x}"
         self.semaphore = asyncio.Semaphore(concurrency)
         self.ctx = JobContext(db=db, settings=settings, clock=clock, worker_id=self.worker_id)
+        # When each poller (or the job queue) last came back empty; real time, for pacing only.
+        self._idle_since: dict[Any, float] = {}
 
-    async def run_once(self) -> int:
-        """Run every poller once and every due job once. Returns how much work was done."""
+    async def run_once(self, *, pace: bool = False) -> int:
+        """Run every poller once and every due job once. Returns how much work was done.
+
+        With ``pace`` (used by ``run()``), a poller or the job queue that found nothing last time is
+        asked again only after the poll interval, so one busy poller (e.g. webhook sends, which keep
+        rounds short) does not make every idle one query the database many times a second.
+        """
         done = 0
         for poll in list(POLLERS):
+            if pace and not self._due(poll):
+                continue
             try:
-                done += await poll(self.ctx)
+                found = await poll(self.ctx)
             except Exception:
                 log.exception("poller %s failed", getattr(poll, "__name__", poll))
-        done += await self._run_jobs()
+                found = 0
+            self._record(poll, found)
+            done += found
+        if not pace or self._due(self._run_jobs):
+            found = await self._run_jobs()
+            self._record(self._run_jobs, found)
+            done += found
         return done
+
+    def _due(self, key: Any) -> bool:
+        idle_since = self._idle_since.get(key)
+        return idle_since is None or time.monotonic() - idle_since >= self.settings.worker_poll_interval_seconds
+
+    def _record(self, key: Any, found: int) -> None:
+        if found:
+            self._idle_since.pop(key, None)
+        elif key not in self._idle_since:
+            self._idle_since[key] = time.monotonic()
 
     async def _run_jobs(self) -> int:
         now = self.clock.now()
         async with self.db.session() as session:
             claimed = await jobs_repo.claim(
-                session, worker_id=self.worker_id, now=now,
+                session,
+                worker_id=self.worker_id,
+                now=now,
                 lease=timedelta(seconds=self.settings.worker_lease_seconds),
-                limit=self.settings.worker_batch_size, kinds=self.kinds, postgres=self.db.is_postgres)
+                limit=self.settings.worker_batch_size,
+                kinds=self.kinds,
+                postgres=self.db.is_postgres,
+            )
             await session.commit()
         if not claimed:
             return 0
@@ -153,8 +191,7 @@ class Worker:
             for job, outcome in zip(claimed, outcomes, strict=True):
                 if outcome is not None:
                     error, delay, permanent = outcome
-                    await jobs_repo.retry_or_fail(session, job, self.worker_id, now, error, delay,
-                                                  permanent=permanent)
+                    await jobs_repo.retry_or_fail(session, job, self.worker_id, now, error, delay, permanent=permanent)
             await session.commit()
         return len(claimed)
 
@@ -206,7 +243,7 @@ class Worker:
             log.info("worker %s started", self.worker_id)
             while not stop.is_set():
                 try:
-                    done = await self.run_once()
+                    done = await self.run_once(pace=True)
                 except Exception:
                     log.exception("worker round failed")
                     done = 0

@@ -21,8 +21,8 @@ from openhero.webhooks.sender import Sender
 
 log = logging.getLogger("openhero.webhooks")
 
-# How long an otherwise idle round waits for an in-flight send to finish before it returns.
-_WAIT_SECONDS = 0.05
+# How long a round with nothing to claim waits for a chunk of sends to finish before writing.
+_WAIT_SECONDS = 0.02
 
 
 class DeliveryPipeline:
@@ -35,19 +35,26 @@ class DeliveryPipeline:
         # Our lean client, unless a proxy is configured: then the worker's httpx client (which honours it).
         self.sender = None if {"http", "https", "all"} & set(getproxies()) else Sender()
         self._own_http: httpx.AsyncClient | None = None
+        # Set when enough sends have finished to be worth a write (or none is left in flight).
+        self._enough = asyncio.Event()
+        self._wanted = 1
 
     async def step(self) -> int:
-        """One round: write finished outcomes, refill free slots. Returns work done or still under way."""
-        work = await self._flush()
+        """One round: refill free slots, write finished outcomes. Returns work done or under way."""
         room = self.capacity - len(self.in_flight)
-        # Claim in reasonable chunks while busy: many tiny claims cost more than they gain.
+        # Claim and write in reasonable chunks while busy: many tiny transactions cost more than they gain.
+        chunk = min(self.batch, max(1, self.capacity // 4))
         claimed = 0
-        if room > 0 and (not self.in_flight or room >= min(self.batch, self.capacity // 4)):
+        if room > 0 and (not self.in_flight or room >= chunk):
             claimed = await self._claim(min(room, self.batch))
-        if not claimed and self.in_flight:
-            await asyncio.wait(self.in_flight, timeout=_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-            work += await self._flush()
-        return work + claimed + len(self.in_flight)
+        if not claimed and self.in_flight and len(self.finished) < chunk:
+            self._enough.clear()
+            self._wanted = chunk
+            try:
+                await asyncio.wait_for(self._enough.wait(), timeout=_WAIT_SECONDS)
+            except TimeoutError:
+                pass
+        return await self._flush() + claimed + len(self.in_flight)
 
     async def _claim(self, limit: int) -> int:
         ctx = self.ctx
@@ -75,6 +82,8 @@ class DeliveryPipeline:
         self.in_flight.discard(task)
         if not task.cancelled():
             self.finished.append(task.result())
+        if len(self.finished) >= self._wanted or not self.in_flight:
+            self._enough.set()
 
     async def _send(self, item: queue.Claimed, target: queue.Target | None) -> queue.Outcome:
         ctx = self.ctx
