@@ -126,7 +126,7 @@ async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, hea
         dob = views.parse_date_parts(values["dob-day"], values["dob-month"], values["dob-year"])
         if dob is None:
             return ctx.page("verify_dob.html", 400, heading=heading, offer=summary, values=values,
-                            errors={"dob": "Enter your date of birth as a real date, for example 15 6 1984"})
+                            errors={"dob": "Enter your date of birth as a real date, for example 15 3 1984"})
         result = await journey.check_dob(session, ctx.link, dob, ctx.now)
         if result.locked:  # the lock is stored: answer with a page, not a rollback
             status, title, message = CLOSED[LinkState.LOCKED]

@@ -149,13 +149,19 @@ _MESSAGES = {"first_name": "Enter your first name", "last_name": "Enter your las
              "nhs_number": "Enter a valid 10-digit NHS number, or leave it blank"}
 
 
+def _in_form_order(errors: dict[str, str]) -> dict[str, str]:
+    """The error summary lists problems in the order the fields appear."""
+    order = ("first_name", "last_name", "dob", "mobile", "nhs_number")
+    return {k: errors[k] for k in sorted(errors, key=lambda k: order.index(k) if k in order else len(order))}
+
+
 def identity_from_form(data: Any, today: date) -> tuple[Identity | None, dict[str, str]]:
     """The generic-link identity form (name, date of birth, and a mobile number or an NHS number or
     both), checked with the patients domain's own rules, or the errors to show per field."""
     errors: dict[str, str] = {}
     dob = parse_date_parts(text(data, "dob-day"), text(data, "dob-month"), text(data, "dob-year"))
     if dob is None or dob > today:
-        errors["dob"] = "Enter your date of birth as a real date, for example 15 6 1984"
+        errors["dob"] = "Enter your date of birth as a real date, for example 15 3 1984"
     values = {name: text(data, name) for name in IDENTITY_FIELDS}
     if not values["mobile"] and not values["nhs_number"]:
         errors["mobile"] = "Enter your mobile number or your NHS number"
@@ -170,8 +176,8 @@ def identity_from_form(data: Any, today: date) -> tuple[Identity | None, dict[st
             name = str(err["loc"][0]) if err.get("loc") else ""
             if name in _MESSAGES and (name != "mobile" or values["mobile"]):
                 errors.setdefault(name, _MESSAGES[name])
-        return None, errors
+        return None, _in_form_order(errors)
     if errors or dob is None:
-        return None, errors
+        return None, _in_form_order(errors)
     return Identity(first_name=checked.first_name, last_name=checked.last_name, dob=dob,
                     mobile=checked.mobile if values["mobile"] else None, nhs_number=checked.nhs_number), {}
