@@ -12,9 +12,13 @@ SLOT = re.compile(r'name="slot_id" value="(\d+)"')
 
 
 class Browser:
-    def __init__(self, app: Any) -> None:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    def __init__(self, app: Any = None, *, base_url: str | None = None) -> None:
+        """In-process against ``app``, or over real HTTP against ``base_url`` (the live_server fixture)."""
+        if base_url is not None:
+            self.client = httpx.AsyncClient(base_url=base_url, timeout=30)
+        else:
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         self.page = ""
 
     async def __aenter__(self) -> Browser:

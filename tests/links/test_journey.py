@@ -228,3 +228,27 @@ async def test_date_window_limits_the_times(app, api, world, patient):
         await api.patch(f"/v1/booking_links/{link['id']}", json={"from_date": None, "to_date": day.isoformat()})
         await amira.get(f"{path}/slots")
         assert amira.slot_ids() == world.slot_ids
+
+
+async def test_concurrent_confirmations_take_the_last_use_once(live_server, api, clean, world):
+    import asyncio
+
+    link, path = await _link(api, world, maximum_use_count=1)
+    browsers = [Browser(base_url=live_server) for _ in range(4)]
+    try:
+        for n, who in enumerate(browsers):
+            await who.get(path)
+            await who.post(f"{path}/verify", {"first_name": f"P{n}", "last_name": "Race", "mobile": "07700900321",
+                                              **dob_fields(9, 9, 1969)})
+            await who.get(f"{path}/slots")
+            assert (await who.post(f"{path}/slots", {"slot_id": world.slot_ids[n]})).status_code == 303
+            await who.get(f"{path}/confirm")
+        answers = await asyncio.gather(*(who.post(f"{path}/confirm") for who in browsers))
+    finally:
+        for who in browsers:
+            await who.client.aclose()
+    assert sorted(a.status_code for a in answers) == [303, 410, 410, 410]
+    async with clean.session() as s:
+        booked = (await s.execute(select(Appointment).where(Appointment.booking_confirmed_at.is_not(None)))).all()
+    assert len(booked) == 1
+    assert (await api.get(f"/v1/booking_links/{link['id']}")).json()["number_of_uses"] == 1
