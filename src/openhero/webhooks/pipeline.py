@@ -43,7 +43,7 @@ class DeliveryPipeline:
         """One round: refill free slots, write finished outcomes. Returns work done or under way."""
         room = self.capacity - len(self.in_flight)
         # Claim and write in reasonable chunks while busy: many tiny transactions cost more than they gain.
-        chunk = min(self.batch, max(1, self.capacity // 4))
+        chunk = min(self.batch, max(1, self.capacity // 2))
         claimed = 0
         if room > 0 and (not self.in_flight or room >= chunk):
             claimed = await self._claim(min(room, self.batch))
