@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from openhero.app import create_app
 from openhero.core.clock import FrozenClock
@@ -95,15 +95,24 @@ def backend(database: Database) -> str:
     return "postgres" if database.is_postgres else "sqlite"
 
 
+_existing_tables: dict[str, list[str]] = {}
+
+
 async def truncate_all(db: Database) -> None:
+    """Empty every table. DELETE (children first) in one round trip: on PostgreSQL it is far cheaper than
+    TRUNCATE for tables that hold a handful of rows, which is what a test leaves behind."""
     async with db.engine.begin() as conn:
-        existing = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-        tables = [t.name for t in reversed(load_all().metadata.sorted_tables) if t.name in existing]
-        if db.is_postgres:
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        if db.url not in _existing_tables:
+            existing = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+            _existing_tables[db.url] = [t.name for t in reversed(load_all().metadata.sorted_tables)
+                                        if t.name in existing]
+        script = "; ".join(f"DELETE FROM {name}" for name in _existing_tables[db.url])
+        if db.is_postgres:  # asyncpg runs a multi-statement script through the simple query protocol
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute(script)
         else:
-            for name in tables:
-                await conn.execute(text(f"DELETE FROM {name}"))
+            for statement in script.split("; "):
+                await conn.exec_driver_sql(statement)
 
 
 @pytest.fixture

@@ -1,36 +1,63 @@
 """The `openhero` command as an operator runs it: demo, keys create/rotate/revoke, against a real database."""
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 
 import httpx
+from click.testing import Result
+from typer.testing import CliRunner
 
 from openhero.app import create_app
 
 
-def openhero(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def openhero_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a separate process, exactly as an operator runs it."""
     env = {**os.environ, "OPENHERO_DATABASE_URL": database_url, "OPENHERO_SANDBOX": "1"}
     return subprocess.run([sys.executable, "-m", "openhero.cli", *args], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
 
 
-async def test_demo_and_key_lifecycle(database_url, clean, settings, clock):
-    out = openhero(database_url, "demo", "--json")
+async def openhero(database_url: str, *args: str) -> Result:
+    """The command in-process (Typer's runner, on a thread of its own so it can run its own event loop)."""
+    from openhero.cli import app
+    from openhero.settings import get_settings
+
+    def invoke() -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, list(args), env={"OPENHERO_DATABASE_URL": database_url,
+                                                            "OPENHERO_SANDBOX": "1"})
+        finally:
+            get_settings.cache_clear()
+
+    return await asyncio.to_thread(invoke)
+
+
+async def test_demo_json_prints_only_json_from_a_real_process(database_url, clean):
+    out = openhero_process(database_url, "demo", "--json")
     assert out.returncode == 0, out.stderr
     demo = json.loads(out.stdout)  # stdout holds the JSON document and nothing else
-    assert set(demo) == {"practice_group_id", "api_key"}
-    again = json.loads(openhero(database_url, "demo", "--json").stdout)
+    assert set(demo) == {"practice_group_id", "api_key"} and demo["api_key"].startswith("ohk_")
+
+
+async def test_demo_and_key_lifecycle(database_url, clean, settings, clock):
+    out = await openhero(database_url, "demo", "--json")
+    assert out.exit_code == 0, out.output
+    demo = json.loads(out.stdout)
+    again = json.loads((await openhero(database_url, "demo", "--json")).stdout)
     assert again["practice_group_id"] == demo["practice_group_id"] and again["api_key"] != demo["api_key"]
 
-    created = openhero(database_url, "keys", "create", "--practice-group", demo["practice_group_id"],
+    created = await openhero(database_url, "keys", "create", "--practice-group", demo["practice_group_id"],
                        "--scopes", "messaging,booking", "--json")
-    assert created.returncode == 0, created.stderr
+    assert created.exit_code == 0, created.output
     key = json.loads(created.stdout)
     assert key["scopes"] == ["booking", "messaging"] and key["api_key"].startswith("ohk_")
-    bad = openhero(database_url, "keys", "create", "--practice-group", demo["practice_group_id"], "--scopes", "admin")
-    assert bad.returncode == 2 and "unknown scopes" in bad.stderr
+    bad = await openhero(database_url, "keys", "create", "--practice-group", demo["practice_group_id"],
+                         "--scopes", "admin")
+    assert bad.exit_code == 2 and "unknown scopes" in bad.stderr
 
     app = create_app(settings, clock=clock, db=clean)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
@@ -42,15 +69,15 @@ async def test_demo_and_key_lifecycle(database_url, clean, settings, clock):
         assert (await c.get("/v1/locations", headers={"x-api-key": key["api_key"],
                                                       "x-practice-group-id": demo["practice_group_id"]})).json()[
             "count"] == 2
-        rotated = json.loads(openhero(database_url, "keys", "rotate", key["id"], "--json").stdout)
+        rotated = json.loads((await openhero(database_url, "keys", "rotate", key["id"], "--json")).stdout)
         assert await me(key["api_key"]) == 401 and await me(rotated["api_key"]) == 200
-        assert openhero(database_url, "keys", "revoke", rotated["id"]).returncode == 0
+        assert (await openhero(database_url, "keys", "revoke", rotated["id"])).exit_code == 0
         assert await me(rotated["api_key"]) == 401
         assert await me(demo["api_key"]) == 200
 
 
 async def test_demo_data_is_realistic(database_url, clean, settings, clock):
-    demo = json.loads(openhero(database_url, "demo", "--json").stdout)
+    demo = json.loads((await openhero(database_url, "demo", "--json")).stdout)
     headers = {"x-api-key": demo["api_key"], "x-practice-group-id": demo["practice_group_id"]}
     app = create_app(settings, clock=clock, db=clean)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers) as c:
@@ -76,7 +103,7 @@ async def test_demo_data_is_realistic(database_url, clean, settings, clock):
 async def test_demo_wires_every_domain(database_url, clean, settings, clock):
     """The demo seeds patients, a two-week schedule, forms (the travel type asks its questionnaire),
     and message templates, so every part of the API has something to show."""
-    demo = json.loads(openhero(database_url, "demo", "--json").stdout)
+    demo = json.loads((await openhero(database_url, "demo", "--json")).stdout)
     headers = {"x-api-key": demo["api_key"], "x-practice-group-id": demo["practice_group_id"]}
     app = create_app(settings, clock=clock, db=clean)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers) as c:

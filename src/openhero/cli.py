@@ -58,20 +58,21 @@ def db_upgrade(revision: str = "heads") -> None:
     typer.echo(f"database at {settings.database_url} is up to date ({revision})", err=True)
 
 
-async def _demo(settings: Settings) -> dict[str, str]:
+async def _demo(settings: Settings) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     from openhero.core.auth import PERMISSIONS, SCOPES
     from openhero.practice.demo import seed_demo
     from openhero.practice.keys import create_key
 
-    async def work(session: Any) -> dict[str, str]:
+    async def work(session: Any) -> dict[str, Any]:
         ids = await seed_demo(session, datetime.now(UTC))
         key, raw = await create_key(session, practice_group_id=ids.practice_group_id, scopes=list(SCOPES),
                                     permissions=list(PERMISSIONS), name="demo key", partner_name="Demo Partner")
         return {"practice_group_id": str(ids.practice_group_id), "api_key": raw, "key_id": str(key.id),
                 "sister_practice_group_id": str(ids.sister_practice_group_id),
-                "outside_practice_group_id": str(ids.outside_practice_group_id)}
+                "outside_practice_group_id": str(ids.outside_practice_group_id),
+                "patient_links": await _demo_links(session, ids.practice_group_id, settings.public_base_url)}
 
     return await _with_session(settings, work)
 
@@ -90,7 +91,31 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="print only the JS
         _print_welcome(info, settings.public_base_url)
 
 
-def _print_welcome(info: dict[str, str], base_url: str) -> None:
+async def _demo_links(session: Any, practice_group_id: int, base_url: str) -> list[str]:
+    """The demo's patient-facing links (booking and form links), ready to open in a browser."""
+    try:
+        from openhero.links.models import BookingLink, FormLink
+    except ModuleNotFoundError:
+        return []
+    from sqlalchemy import select
+
+    out = []
+    for model, prefix, what in ((BookingLink, "l", "booking link"), (FormLink, "f", "form link")):
+        rows = (await session.execute(select(model).where(model.practice_group_id == practice_group_id)
+                                      .order_by(model.id))).scalars().all()
+        for row in rows:
+            line = f"{what}: {base_url}/{prefix}/{row.code}"
+            if row.patient_id:
+                from openhero.patients.models import Patient
+
+                patient = await session.get(Patient, row.patient_id)
+                line = (f"patient-specific {line}  ({patient.first_name} {patient.last_name}, "
+                        f"date of birth {patient.dob.isoformat() if patient.dob else '?'})")
+            out.append(line)
+    return out
+
+
+def _print_welcome(info: dict[str, Any], base_url: str) -> None:
     typer.echo(
         f"\n  openhero demo practice group: Oakwood Surgery (id {info['practice_group_id']})\n"
         f"  API key (shown once):         {info['api_key']}\n"
@@ -99,6 +124,8 @@ def _print_welcome(info: dict[str, str], base_url: str) -> None:
         f"  curl -s {base_url}/v1/me -H 'x-api-key: {info['api_key']}' "
         f"-H 'x-practice-group-id: {info['practice_group_id']}'\n\n"
         f"  API docs: {base_url}/docs\n")
+    if info.get("patient_links"):
+        typer.echo("  Patient pages (open in a browser):\n" + "".join(f"    {x}\n" for x in info["patient_links"]))
 
 
 @app.command()

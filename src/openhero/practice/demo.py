@@ -163,6 +163,7 @@ async def _seed_practice(session: AsyncSession, spec: dict[str, Any], network_id
     await _seed_tasks(session, group.id, [p.id for p in patients], admins, team, now, rng)
     await _optional_hook("openhero.booking.demo", "seed_demo_schedule", session, group.id, now)
     await _optional_hook("openhero.messaging.demo", "seed_demo_messaging", session, group.id, now)
+    await _optional_hook("openhero.links.demo", "seed_demo_links", session, group.id, now)
     return group
 
 
