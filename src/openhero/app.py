@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.db = db or Database(settings.database_url)
     app.state.clock = clock or Clock()
     app.state.limiter = KeyRateLimiter(settings.rate_limit, settings.redis_url, settings.rate_limit_namespace)
+    app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
+                                            f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     _include_domains(app)

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Requests per key per minute (moving window) before 429.
     rate_limit: str = "600/minute"
+    # Per client address on the unauthenticated patient pages (booking/form links, approvals).
+    page_rate_limit: str = "300/minute"
     # Prefix of the rate-limit counters in Redis (processes sharing a namespace share budgets).
     rate_limit_namespace: str = "openhero"
     public_base_url: str = "http://127.0.0.1:8000"

@@ -178,3 +178,15 @@ async def test_rate_limit_is_shared_through_redis(settings, clean, clock, tenant
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             codes.append((await c.get("/v1/me", headers=tenant.headers)).status_code)
     assert codes == [200, 200, 200, 200, 429]
+
+
+async def test_patient_pages_are_rate_limited_per_client(settings, clean, clock):
+    """Unauthenticated pages (date-of-birth checks, slot holds) have a budget per client address."""
+    limited = create_app(settings.model_copy(update={"page_rate_limit": "2/minute"}), clock=clock, db=clean)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=limited, client=("203.0.113.9", 5000)),
+                                 base_url="http://t") as c:
+        codes = [(await c.get("/l/no-such-link")).status_code for _ in range(3)]
+    assert codes == [404, 404, 429]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=limited, client=("203.0.113.10", 5000)),
+                                 base_url="http://t") as c:
+        assert (await c.get("/l/no-such-link")).status_code == 404

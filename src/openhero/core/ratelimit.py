@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 
+from fastapi import Request
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -29,8 +30,19 @@ class KeyRateLimiter:
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
 
     async def hit(self, key_id: int) -> None:
-        identifier = f"key:{key_id}"
+        await self.hit_identifier(f"key:{key_id}")
+
+    async def hit_identifier(self, identifier: str) -> None:
         if await self.strategy.hit(self.item, identifier):
             return
         stats = await self.strategy.get_window_stats(self.item, identifier)
         raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+
+async def limit_by_client(request: Request) -> None:
+    """For unauthenticated patient pages (links, approvals): a budget per client address, so nobody can
+    hammer date-of-birth checks or slot holds from one machine. ``OPENHERO_PAGE_RATE_LIMIT``."""
+    limiter: KeyRateLimiter | None = getattr(request.app.state, "page_limiter", None)
+    if limiter is not None:
+        client = request.client.host if request.client else "unknown"
+        await limiter.hit_identifier(f"client:{client}")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import Appointment
 from openhero.core.deps import ClockDep, SettingsDep
+from openhero.core.ratelimit import limit_by_client
 from openhero.forms import service as forms
 from openhero.links import form_pages, journey, views
 from openhero.links.flow import Ctx, identity_page, open_link, posted, verified_patient, verify_identity
@@ -22,7 +23,7 @@ from openhero.links.journey import Refusal, Refused
 from openhero.links.models import BookingLink
 from openhero.links.web import CountingSessionDep, PageRoute, PageSessionDep
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(limit_by_client)])
 SLOTS_PER_PAGE = 30
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, Response
 
 from openhero.core import tokens
 from openhero.core.deps import ClockDep, SessionDep, SettingsDep
 from openhero.core.errors import NotFound, Unauthorised
+from openhero.core.ratelimit import limit_by_client
 from openhero.messaging import attachments, service
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(limit_by_client)])
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 2em auto">{body}</body></html>"""
