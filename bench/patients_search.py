@@ -15,6 +15,7 @@ import json
 import random
 import sys
 import tempfile
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -119,6 +120,19 @@ async def plans(url: str, group_id: int, sample: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def sequential(url: str, headers: dict[str, str], n: int = 200) -> tuple[float, float]:
+    timings = []
+    with httpx.Client(headers=headers) as client:
+        for _ in range(20):
+            client.get(url)
+        for _ in range(n):
+            start = time.perf_counter()
+            client.get(url)
+            timings.append((time.perf_counter() - start) * 1000)
+    timings.sort()
+    return timings[n // 2], timings[int(n * 0.99) - 1]
+
+
 def run(backend: str, total: int, duration: int, connections: int) -> list[list[object]]:
     rows: list[list[object]] = []
     with fresh_database(backend) as url:
@@ -134,6 +148,11 @@ def run(backend: str, total: int, duration: int, connections: int) -> list[list[
                 rows.append([backend, label, r.json()["count"], res.requests_per_second, res.p50_ms, res.p99_ms,
                              res.non_2xx + res.errors])
             page = httpx.get(base + queries(sample)[1][1], headers=headers).json()
+            # One client, one request at a time: the route's own latency, next to the simplest
+            # authenticated route (GET /v1/me) as the baseline of this box and the shared auth path.
+            for label, path in [("baseline: GET /v1/me", "/v1/me"), *queries(sample)]:
+                p50, p99 = sequential(base + path, headers)
+                rows.append([backend, f"1 client: {label}", "", "", p50, p99, 0])
         # The same one-patient page from a bare FastAPI route: what this box allows at all right now.
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(page, f)
