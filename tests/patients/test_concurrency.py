@@ -56,3 +56,30 @@ async def test_losing_the_unique_index_race_updates_the_winner(clean, tenant):
         await a.commit()
     assert await task == winner.id
     assert await patient_rows(clean, "9990000018") == 1
+
+
+async def test_concurrent_direct_registers_and_opposite_merges_over_http(live_server, tenant, clean):
+    body = {
+        "nhs_number": "9990000026",
+        "dob": "1979-11-02",
+        "first_name": "Mohammed",
+        "last_name": "Hussain",
+        "mobile": "07700900102",
+    }
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers, timeout=30) as client:
+        responses = await asyncio.gather(*(client.post("/v1/patients/register", json=body) for _ in range(6)))
+        assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses]
+        assert len({r.json()["patient_id"] for r in responses}) == 1
+        # Two records of one person, each previewed as the merge target of the other, merged at once:
+        # exactly one merge wins; the other finds its token stale. No deadlock, no 500.
+        twin = {k: v for k, v in body.items() if k != "nhs_number"} | {"mobile": "07700900199"}
+        a = responses[0].json()["patient_id"]
+        b = (await client.post("/v1/patients/register", json=twin)).json()["patient_id"]
+        ta = (await client.post(f"/v1/patients/{a}/merge/preview", json={"patient_id": b})).json()["merge_token"]
+        tb = (await client.post(f"/v1/patients/{b}/merge/preview", json={"patient_id": a})).json()["merge_token"]
+        merges = await asyncio.gather(
+            client.post(f"/v1/patients/{a}/merge", json={"merge_token": ta}),
+            client.post(f"/v1/patients/{b}/merge", json={"merge_token": tb}),
+        )
+    assert sorted(r.status_code for r in merges) == [200, 400], [r.text for r in merges]
+    assert await patient_rows(clean, "9990000026") == 1
