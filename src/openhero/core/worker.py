@@ -163,7 +163,7 @@ class Worker:
     def _record(self, key: Any, found: int) -> None:
         if found:
             self._idle_since.pop(key, None)
-        elif key not in self._idle_since:
+        else:
             self._idle_since[key] = time.monotonic()
 
     async def _run_jobs(self) -> int:
