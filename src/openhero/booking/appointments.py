@@ -211,8 +211,8 @@ async def reserve(session: AsyncSession, principal: Principal, cmd: ReserveComma
         await get_owned(session, Patient, cmd.patient_id, principal, "Patient")
     plan = await _plan_slots(session, placement, suppress=cmd.suppress_availability_check, now=now)
     primary = await _primary_slot(session, principal.practice_group_id, plan)
-    appt = Appointment(slot_id=primary.id,
-        practice_group_id=principal.practice_group_id, patient_id=cmd.patient_id,
+    appt = Appointment(
+        practice_group_id=principal.practice_group_id, slot_id=primary.id, patient_id=cmd.patient_id,
         practitioner_id=placement.practitioner_id, location_id=placement.location_id,
         appointment_type_id=placement.appointment_type_id, start_time=placement.start_time,
         duration=placement.duration, video=appt_type.video, in_person=appt_type.in_person,
