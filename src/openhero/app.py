@@ -23,7 +23,9 @@ from openhero.settings import Settings, get_settings
 log = logging.getLogger("openhero")
 
 # Each domain package exposes ``endpoints.router`` (and optionally ``pages.router`` for HTML pages).
-DOMAINS = ("practice", "tasks", "patients", "booking", "messaging", "webhooks", "links", "forms")
+DOMAINS = ("practice", "tasks", "patients", "booking", "messaging", "webhooks", "links", "forms",
+           "episodes", "prescriptions", "partners", "hca",
+           "invoicing")
 
 DESCRIPTION = """\
 openhero: an open, self-hostable implementation of the Hero Health Public API.

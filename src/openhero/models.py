@@ -18,6 +18,9 @@ MODEL_MODULES = (
     "openhero.webhooks.models",
     "openhero.links.models",
     "openhero.forms.models",
+    "openhero.episodes.models",
+    "openhero.prescriptions.models",
+    "openhero.invoicing.models",
 )
 
 
