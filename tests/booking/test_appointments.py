@@ -301,3 +301,29 @@ async def test_booking_task_goes_to_the_appointment_types_assignee(
         task = (await s.execute(select(Task))).scalar_one()
     assert (task.assignee_type, task.assignee_id) == ("admin_team", team.id)
     assert world.practitioner.last_name in (task.details or "")
+
+
+async def test_malformed_requests_are_4xx_never_500(booking_api: httpx.AsyncClient, world: BookingWorld) -> None:
+    appt_id = (await booking_api.post("/v1/appointments", json=world.reserve_body())).json()["id"]
+    cases = [
+        ("POST", "/v1/appointments", [], 400),
+        ("POST", "/v1/appointments", world.reserve_body(practitioner_id="9" * 20), 400),
+        ("POST", "/v1/appointments", world.reserve_body(duration=10.5), 400),
+        ("POST", "/v1/appointments", world.reserve_body(start_time=None), 400),
+        ("POST", "/v1/appointments", world.reserve_body(suppress_availability_check="yes"), 400),
+        ("PATCH", f"/v1/appointments/{appt_id}/cancel", {"suppress_cancellation_policy": "maybe"}, 400),
+        ("PUT", "/v1/appointments/99999999999999999999", {"start_time": iso(world.start), "duration": 10,
+                                                          "practitioner_id": str(world.practitioner.id)}, 404),
+        ("PATCH", "/v1/appointments/-1/book", None, 404),
+        ("GET", "/v1/slots?page_index=-1", None, 400),
+    ]
+    for method, path, body, status in cases:
+        r = await booking_api.request(method, path, json=body)
+        assert r.status_code == status, (method, path, r.text)
+        assert r.json()["error"] is True and r.json()["statusCode"] == status
+    bad_json = await booking_api.patch(f"/v1/appointments/{appt_id}/cancel", content=b"{nope",
+                                       headers={"content-type": "application/json"})
+    assert bad_json.status_code == 400
+    # Nothing above changed the reservation.
+    got = (await booking_api.get(f"/v1/appointments/{appt_id}")).json()
+    assert got["cancelled_at"] is None and got["start_time"] == iso(world.start)
