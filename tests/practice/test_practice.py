@@ -102,3 +102,26 @@ async def test_update_admin_prescriber_fields(api, clean, tenant):
     assert_error(await api.patch(f"/v1/admins/{admin.id}", json={"external_prescriber_id": ""}), 400, "too_small")
     assert_error(await api.patch(f"/v1/admins/{admin.id}", json={"prescriber_details": {"email": "nope"}}),
                  400, "custom")
+
+
+async def test_has_availability_follows_the_clock(client, clean, clock):
+    """has_availability keeps what has a free slot after *now* (the injected clock): two weeks of demo
+    schedule are available today and none a month later."""
+    from openhero.practice.demo import seed_demo
+    from tests.builders import make_key
+
+    async with clean.session() as s:
+        ids = await seed_demo(s, clock.now())
+        await s.commit()
+    _, raw = await make_key(clean, ids.practice_group_id)
+    headers = {"x-api-key": raw, "x-practice-group-id": str(ids.practice_group_id)}
+    available = await client.get("/v1/practitioners?has_availability=true", headers=headers)
+    assert available.json()["count"] == 4
+    types = await client.get("/v1/appointment_types?has_availability=true", headers=headers)
+    assert types.json()["count"] == 5
+    from datetime import timedelta
+
+    clock.advance(timedelta(days=30))
+    assert (await client.get("/v1/practitioners?has_availability=true", headers=headers)).json()["count"] == 0
+    assert (await client.get("/v1/appointment_types?has_availability=true", headers=headers)).json()["count"] == 0
+    assert (await client.get("/v1/practitioners", headers=headers)).json()["count"] == 4

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.booking import repository
 from openhero.booking.models import AppointmentType, appointment_type_locations
 from openhero.core.auth import Principal
-from openhero.core.clock import Clock
 from openhero.core.tenancy import owned
 
 
@@ -25,11 +24,7 @@ async def practitioner_constraints(session: AsyncSession, principal: Principal, 
     return kinds, sorted(set(locations))
 
 
-async def practitioners_with_free_slots(session: AsyncSession, principal: Principal, *,
-                                        now: datetime | None = None) -> set[int]:
-    """Ids of practitioners with at least one free future slot.
-
-    Callers should pass the request's injected clock time as ``now``; without it the wall clock is used
-    (kept so existing callers that predate the parameter still work)."""
-    when = now if now is not None else Clock().now()
-    return await repository.practitioners_with_free_slots(session, principal.practice_group_id, when)
+async def practitioners_with_free_slots(session: AsyncSession, principal: Principal, *, now: datetime
+                                        ) -> set[int]:
+    """Ids of practitioners with at least one free slot after ``now`` (the request's injected clock)."""
+    return await repository.practitioners_with_free_slots(session, principal.practice_group_id, now)

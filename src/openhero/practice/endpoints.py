@@ -133,7 +133,7 @@ def practitioner_out(p: Practitioner) -> schemas.PractitionerOut:
                         "locations; `has_availability=true` keeps practitioners with at least one free future "
                         "slot. Response `{data, count}` (openhero's shape).")
 async def list_practitioners(
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
     location_ids: Annotated[list[str], Depends(array_filter("location_ids"))],
     appointment_type_ids: Annotated[list[str], Depends(array_filter("appointment_type_ids"))],
     has_availability: Annotated[str | None, Query(description="true: only practitioners with free slots")] = None,
@@ -148,7 +148,7 @@ async def list_practitioners(
         None, [])
     only = None
     if parse_bool("has_availability", has_availability):
-        only = await availability.practitioners_with_free_slots(session, principal)
+        only = await availability.practitioners_with_free_slots(session, principal, now=clock.now())
     rows = await service.list_practitioners(session, principal, location_ids=locations or type_locations,
                                             practitioner_types=types, only_ids=only)
     data = [practitioner_out(p) for p in rows]
