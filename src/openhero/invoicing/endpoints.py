@@ -86,7 +86,9 @@ async def get_default_customer(session: WriteSessionDep, principal: PrincipalDep
 
 @router.post("/v1/invoicing/invoices", operation_id="createInvoice", status_code=201,
              response_model=schemas.InvoiceOut,
-             responses={400: {"description": "Bad request (validation failure)"}},
+             responses={201: {"description": "Created"},
+                        400: {"description": "Bad request (validation failure)",
+                              "model": schemas.HeroErrorResponse}},
              summary="Raise a Stripe invoice for a patient (directly or via an appointment), as a draft or "
                      "finalized.",
              description="issuer_id must be the Admin ID of the person raising the invoice. One of patient_id "

@@ -189,3 +189,18 @@ class InvoiceOut(ApiModel):
     finalized_at: Timestamp | None = None
     paid_at: Timestamp | None = None
     voided_at: Timestamp | None = None
+
+
+class HeroErrorItem(ApiModel):
+    code: str
+    expected: str
+    path: list[str | int]
+    message: str | None = None
+
+
+class HeroErrorResponse(ApiModel):
+    """The contract's one error body (every non-2xx answer has it)."""
+
+    error: bool
+    statusCode: int  # noqa: N815  (the contract's field name)
+    message: list[HeroErrorItem]
