@@ -186,3 +186,21 @@ async def test_new_tasks_are_filed_into_episodes(clean, tenant, client, clock):
         assert await service.file_new_tasks(session, now, postgres=clean.is_postgres) == 1
         await session.commit()
     assert (await client.get("/v1/episodes?status[]=open", headers=tenant.headers)).json()["count"] == 1
+
+
+async def test_demo_seed_is_browsable_and_idempotent(clean, tenant, api, clock):
+    from openhero.episodes.demo import seed_demo_episodes
+
+    await make_admin(clean, tenant.id)
+    await make_admin_team(clean, tenant.id)
+    for _ in range(5):
+        await make_patient(clean, tenant.id)
+    for _ in range(2):
+        async with clean.session() as session:
+            await seed_demo_episodes(session, tenant.id, clock.now())
+            await session.commit()
+    body = (await api.get("/v1/episodes?order_by[]=priority")).json()
+    assert body["count"] == 5 and body["data"][0]["title"] == "Care navigation: chest pain"
+    results = next(e for e in body["data"] if e["title"] == "Blood test results to review")
+    assert len(results["tasks"]) == 2 and results["assignees"][0]["type"] == "Admin"
+    assert len((await api.get(f"/v1/episodes/{results['id']}")).json()["notes"]) == 2

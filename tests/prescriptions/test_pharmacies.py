@@ -72,3 +72,19 @@ async def test_prescriber_must_be_a_prescriber_of_this_group(api, clean, tenant,
 
 async def test_needs_a_key(client, prescriber):
     assert_error(await client.get(f"/v1/prescriber/{prescriber.id}/pharmacies"), 401, "unauthorised")
+
+
+async def test_demo_seed(clean, tenant, api, clock):
+    from openhero.prescriptions.demo import seed_demo_pharmacies
+
+    for _ in range(2):
+        async with clean.session() as session:
+            await seed_demo_pharmacies(session, tenant.id, clock.now())
+            await session.commit()
+    async with clean.session() as session:
+        from sqlalchemy import select
+
+        from openhero.practice.models import Admin
+        prescriber = (await session.execute(select(Admin).where(Admin.practice_group_id == tenant.id))).scalar_one()
+    body = (await api.get(f"/v1/prescriber/{prescriber.id}/pharmacies")).json()
+    assert body["count"] == 4 and body["data"][0]["ods_code"].startswith("FX")

@@ -72,7 +72,8 @@ async def list_items(session: AsyncSession, episodes: Sequence[Episode]) -> list
     tasks = await repository.tasks_of(session, ids)
     patients = await repository.patients_by_id(session, [e.patient_id for e in episodes])  # type: ignore[misc]
     return [schemas.EpisodeListItem(**_base(e, assignees.get(e.id, []), patients.get(e.patient_id or 0)),
-                                    tasks=[episode_task(t) for t in tasks.get(e.id, []) if t.patient is not None]) for e in episodes]
+                                    tasks=[episode_task(t) for t in tasks.get(e.id, []) if t.patient is not None])
+            for e in episodes]
 
 
 async def list_items_v2(session: AsyncSession, episodes: Sequence[Episode]) -> list[schemas.EpisodeListItemV2]:
