@@ -21,7 +21,7 @@ from openhero.invoicing.models import Customer, Invoice, InvoiceLine
 from openhero.invoicing.schemas import CreateInvoiceRequest, InvoiceItemInput, UpdateInvoiceRequest
 from openhero.invoicing.states import InvoiceStatus, check_editable, check_transition
 from openhero.patients.models import Patient
-from openhero.practice.models import Admin, Practitioner
+from openhero.practice.models import Admin, PracticeGroup, Practitioner
 
 DAYS_UNTIL_DUE = 30  # Stripe's default for invoices sent for payment
 ITEMS = "invoice_items_attributes"
@@ -159,6 +159,10 @@ def _check_source(invoice: Invoice, customer: Customer) -> None:
 
 
 async def _next_number(session: AsyncSession, invoice: Invoice) -> str:
+    """The group's next invoice number. The practice group row is locked first (PostgreSQL; SQLite write
+    transactions are already one at a time), so two finalizations never count the same total."""
+    await session.execute(select(PracticeGroup.id).where(PracticeGroup.id == invoice.practice_group_id)
+                          .with_for_update())
     done = (await session.execute(select(func.count()).select_from(Invoice).where(
         Invoice.practice_group_id == invoice.practice_group_id, Invoice.number.is_not(None)))).scalar_one()
     return f"OH{invoice.practice_group_id}-{done + 1:04d}"

@@ -80,6 +80,7 @@ class Coupon(IdMixin, TenantMixin, TimestampMixin, Base):
 class Invoice(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "invoicing_invoices"
     __table_args__ = (UniqueConstraint("practice_group_id", "stripe_id"),
+                      UniqueConstraint("practice_group_id", "number"),  # NULL (drafts) never collide
                       Index("ix_invoicing_invoices_group_created", "practice_group_id", "created_at"))
     stripe_id: Mapped[str] = mapped_column(String(40))
     number: Mapped[str | None] = mapped_column(String(40))  # assigned when finalized, as Stripe does

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import AppointmentType
@@ -78,14 +78,23 @@ async def set_default(session: AsyncSession, principal: Principal, patient_id: i
     await session.flush()
 
 
+async def _latest_default(session: AsyncSession, principal: Principal, patient_id: int) -> Customer | None:
+    return (await session.execute(
+        owned(Customer, principal).join(DefaultPayer, DefaultPayer.customer_id == Customer.id)
+        .where(DefaultPayer.patient_id == patient_id)
+        .order_by(DefaultPayer.set_at.desc(), DefaultPayer.id.desc()).limit(1))).scalar_one_or_none()
+
+
 async def default_customer(session: AsyncSession, principal: Principal, patient: Patient, now: datetime
                            ) -> Customer:
     """The patient's default payer: the latest one set, else the patient as their own billpayer (made from
     their demographics the first time it is needed, then remembered as the default)."""
-    latest = (await session.execute(
-        owned(Customer, principal).join(DefaultPayer, DefaultPayer.customer_id == Customer.id)
-        .where(DefaultPayer.patient_id == patient.id)
-        .order_by(DefaultPayer.set_at.desc(), DefaultPayer.id.desc()).limit(1))).scalar_one_or_none()
+    latest = await _latest_default(session, principal, patient.id)
+    if latest is not None:
+        return latest
+    # Lock the patient (PostgreSQL) so two first calls at once make one customer, then look again.
+    await session.execute(select(Patient.id).where(Patient.id == patient.id).with_for_update())
+    latest = await _latest_default(session, principal, patient.id)
     if latest is not None:
         return latest
     own = (await session.execute(owned(Customer, principal).where(Customer.patient_id == patient.id)
