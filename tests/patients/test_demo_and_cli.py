@@ -34,3 +34,12 @@ def test_cli_lists_every_sandbox_outcome():
     assert by_number["9000000017"].startswith("identity check")
     assert by_number["9990000220"].startswith("superseded")
     assert len(rows) == 26
+
+
+def test_cli_trace_uses_the_configured_adapter():
+    runner = CliRunner()
+    ok = runner.invoke(openhero_cli, ["patients", "trace", "900 000 0009", "2010-10-22"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["last_name"] == "Smith"
+    missing = runner.invoke(openhero_cli, ["patients", "trace", "9990000271", "2000-01-01"])
+    assert missing.exit_code == 1 and "PdsNotFound" in missing.output

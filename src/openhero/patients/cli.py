@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 from typing import Annotated
 
@@ -57,3 +59,26 @@ def sandbox_patients(as_json: Annotated[bool, typer.Option("--json", help="print
             f"{r['nhs_number']:<11} {r['dob']:<10} {r['name']:<26} {r['postcode'] or '-':<9} "
             f"{r['mobile'] or '-':<12} {r['outcome']}"
         )
+
+
+@app.command("trace")
+def trace(
+    nhs_number: Annotated[str, typer.Argument(help="NHS number, spaced or not")],
+    dob: Annotated[str, typer.Argument(help="Date of birth, YYYY-MM-DD")],
+) -> None:
+    """Trace one person with the configured PDS adapter (OPENHERO_PDS_ADAPTER) and print the result;
+    nothing is stored. Useful to check a pds_fhir configuration."""
+    from openhero.patients.nhs import normalise_nhs_number, parse_dob
+    from openhero.patients.pds import PdsError, get_pds_adapter
+    from openhero.settings import get_settings
+
+    try:
+        number, born = normalise_nhs_number(nhs_number), parse_dob(dob)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        person = asyncio.run(get_pds_adapter(get_settings()).trace_by_nhs_number(number, born))
+    except PdsError as exc:
+        typer.echo(f"{type(exc).__name__}: {exc}" + (f" ({exc.login_url})" if hasattr(exc, "login_url") else ""))
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(dataclasses.asdict(person), indent=2, default=str))
