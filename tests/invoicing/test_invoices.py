@@ -139,6 +139,10 @@ async def test_status_moves_follow_stripe_and_finalized_invoices_change_only_not
     assert refused.json()["message"][0]["code"] == "invoice_not_editable"
     assert (await api.patch(url, json={"issuer_id": editor, "mode": "draft"})).status_code == 409
     # Resending an unchanged bill field with a memo change is fine.
+    # So is a client that sends the whole object back with nulls for references and lists.
+    resent = await api.patch(url, json={"issuer_id": editor, "patient_id": None, "appointment_id": None,
+                                        "invoice_items_attributes": None, "coupons": None, "memo": "Resent"})
+    assert resent.status_code == 200 and resent.json()["amount_due"] == 24000
     noted = (await api.patch(url, json={"issuer_id": editor, "patient_id": clinic.patient_id,
                                         "memo": "Paid by employer", "coupons": [{"id": "LOYAL20"}]})).json()
     assert (noted["memo"], noted["amount_due"], noted["status"]) == ("Paid by employer", 19200, "open")
@@ -181,8 +185,9 @@ async def test_other_groups_ids_are_404(api, client, tenant, clean):
         "issuer_id": theirs.issuer_id, "patient_id": theirs.patient_id})).json()
     base = {"issuer_id": clinic.issuer_id, "patient_id": clinic.patient_id}
     for payload, path in (
-        ({**base, "issuer_id": theirs.issuer_id}, None),
-        ({**base, "patient_id": theirs.patient_id}, None),
+        ({**base, "issuer_id": theirs.issuer_id}, ["issuer_id"]),
+        ({**base, "patient_id": theirs.patient_id}, ["patient_id"]),
+        ({**base, "issuer_id": "abc"}, ["issuer_id"]),
         ({**base, "customer_stripe_id": their_customer["id"]}, ["customer_stripe_id"]),
         ({**base, "coupons": [{"id": "THEIRS"}]}, ["coupons", 0, "id"]),
         ({**base, "invoice_items_attributes": [{"price": theirs.price["HGV medical"], "quantity": 1}]},
@@ -190,7 +195,7 @@ async def test_other_groups_ids_are_404(api, client, tenant, clean):
     ):
         response = await api.post("/v1/invoicing/invoices", json=payload)
         assert response.status_code == 404, payload
-        assert path is None or response.json()["message"][0]["path"] == path
+        assert response.json()["message"][0]["path"] == path
     for ref in (invoice["id"], invoice["stripe_id"], "abc"):
         response = await api.patch(f"/v1/invoicing/invoices/{ref}", json={"issuer_id": clinic.issuer_id, "memo": "x"})
         assert response.status_code == 404 and response.json()["message"][0]["code"] == "not_found"

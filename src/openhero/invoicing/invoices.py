@@ -4,9 +4,9 @@ the status along the transition table."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from openhero.invoicing.states import InvoiceStatus, check_editable, check_trans
 from openhero.patients.models import Patient
 from openhero.practice.models import Admin, PracticeGroup, Practitioner
 
+M = TypeVar("M")
 DAYS_UNTIL_DUE = 30  # Stripe's default for invoices sent for payment
 ITEMS = "invoice_items_attributes"
 
@@ -36,8 +37,10 @@ def parse_day(raw: str | None, field: str) -> date | None:
     if raw is None or raw == "":
         return None
     try:
-        return date.fromisoformat(raw[:10]) if len(raw) == 10 else datetime.fromisoformat(
-            raw.replace("Z", "+00:00")).date()
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
     except ValueError:
         raise _bad(f"{field} is not a date", [field], "an ISO 8601 date (YYYY-MM-DD) or date-time",
                    "invalid_date") from None
@@ -55,8 +58,17 @@ async def get_invoice(session: AsyncSession, principal: Principal, raw_id: str, 
     return await get_owned(session, Invoice, raw_id, principal, "Invoice", for_update=for_update)
 
 
+async def _ref(session: AsyncSession, model: type[M], raw: str | int, principal: Principal, what: str,
+               field: str) -> M:
+    """A row the body names by id; unknown or another group's → 404 naming the field."""
+    try:
+        return await get_owned(session, model, raw, principal, what)
+    except NotFound:
+        raise NotFound(what, path=[field]) from None
+
+
 async def _admin(session: AsyncSession, principal: Principal, raw: str) -> Admin:
-    return await get_owned(session, Admin, raw, principal, "Admin")
+    return await _ref(session, Admin, raw, principal, "Admin", "issuer_id")
 
 
 @dataclass
@@ -72,14 +84,14 @@ async def _subject(session: AsyncSession, principal: Principal, patient_id: str 
                    "patient_id or appointment_id", "invalid_type")
     appointment = None
     if appointment_id:
-        appointment = await get_owned(session, Appointment, appointment_id, principal, "Appointment")
+        appointment = await _ref(session, Appointment, appointment_id, principal, "Appointment", "appointment_id")
         if appointment.patient_id is None:
             raise _bad("The appointment has no patient", ["appointment_id"], "an appointment with a patient")
         if patient_id and patient_id != str(appointment.patient_id):
             raise _bad("patient_id is not the appointment's patient", ["patient_id"],
                        "the appointment's patient, or no patient_id")
-    patient = await get_owned(session, Patient, patient_id or appointment.patient_id,  # type: ignore[union-attr]
-                              principal, "Patient")
+    patient = await _ref(session, Patient, patient_id or appointment.patient_id,  # type: ignore[union-attr]
+                         principal, "Patient", "patient_id")
     return Subject(patient=patient, appointment=appointment)
 
 
@@ -242,8 +254,8 @@ async def _apply_bill(session: AsyncSession, principal: Principal, invoice: Invo
     elif "appointment_id" in sent or "patient_id" in sent:
         invoice.appointment_id = None
     if body.practitioner_id:
-        invoice.practitioner_id = (await get_owned(session, Practitioner, body.practitioner_id, principal,
-                                                   "Practitioner")).id
+        invoice.practitioner_id = (await _ref(session, Practitioner, body.practitioner_id, principal,
+                                              "Practitioner", "practitioner_id")).id
     if body.service_date:
         invoice.service_date = parse_day(body.service_date, "service_date")
     invoice.service_date = invoice.service_date or now.date()
@@ -295,12 +307,19 @@ def _current(invoice: Invoice, customer: Customer) -> dict[str, Any]:
             "coupons": [d["id"] for d in invoice.discounts or []], "set_default_customer": None}
 
 
+# Sent as null, these mean "leave as is" (a reference, a list, a flag); other fields sent as null clear.
+NULL_KEEPS = frozenset({"patient_id", "appointment_id", "practitioner_id", "customer_stripe_id", ITEMS, "coupons",
+                        "set_default_customer", "collection_method", "confidential"})
+
+
 def _changed(invoice: Invoice, customer: Customer, body: UpdateInvoiceRequest) -> set[str]:
     current = _current(invoice, customer)
     fields = body.model_fields_set - {"issuer_id", "mode", "status"}
     changed = set()
     for name in fields:
         value = getattr(body, name)
+        if value is None and name in NULL_KEEPS:
+            continue
         if name == "coupons":
             value = [c.id for c in value or []]
         elif name in ("service_date", "due_date") and value:
