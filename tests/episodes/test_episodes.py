@@ -204,3 +204,26 @@ async def test_demo_seed_is_browsable_and_idempotent(clean, tenant, api, clock):
     results = next(e for e in body["data"] if e["title"] == "Blood test results to review")
     assert len(results["tasks"]) == 2 and results["assignees"][0]["type"] == "Admin"
     assert len((await api.get(f"/v1/episodes/{results['id']}")).json()["notes"]) == 2
+
+
+async def test_filing_reads_back_below_its_cursor(clean, tenant, clock):
+    """A task whose id is below the cursor (its transaction committed late) is still filed."""
+    from sqlalchemy import select
+
+    from openhero.episodes.models import EpisodeFilingCursor, episode_tasks
+
+    now = clock.now()
+    patient = await make_patient(clean, tenant.id)
+    base = (await make_task(clean, tenant.id, created_at=now, updated_at=now)).id  # no patient
+    ahead = await make_task(clean, tenant.id, id=base + 300, patient_id=patient.id, created_at=now, updated_at=now)
+    async with clean.session() as session:
+        assert await service.file_new_tasks(session, now, postgres=clean.is_postgres) == 1
+        await session.commit()
+    late = await make_task(clean, tenant.id, id=base + 200, patient_id=patient.id, created_at=now, updated_at=now)
+    async with clean.session() as session:
+        assert await service.file_new_tasks(session, now, postgres=clean.is_postgres) == 1
+        await session.commit()
+    async with clean.session() as session:
+        assert (await session.execute(select(EpisodeFilingCursor.last_task_id))).scalar_one() == ahead.id
+        linked = (await session.execute(select(episode_tasks.c.task_id, episode_tasks.c.episode_id))).all()
+    assert {t for t, _ in linked} == {ahead.id, late.id} and len({e for _, e in linked}) == 1

@@ -66,3 +66,12 @@ class EpisodeNote(IdMixin, TenantMixin, Base):
     description: Mapped[str] = mapped_column(Text)
     archived_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EpisodeFilingCursor(Base):
+    """The highest task id the filing poller has looked at (one row, id 1). The poller re-reads a window
+    of ids below it, so a task whose transaction commits after a later id's is still filed."""
+
+    __tablename__ = "episode_filing_cursor"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_task_id: Mapped[int] = mapped_column(IdType)

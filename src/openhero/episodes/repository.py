@@ -7,13 +7,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, delete, exists, func, insert, not_, or_, select
+from sqlalchemy import Select, and_, case, delete, exists, func, insert, not_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
 from openhero.core.auth import Principal
 from openhero.core.tenancy import owned
-from openhero.episodes.models import Episode, EpisodeAssignee, EpisodeNote, episode_tasks
+from openhero.episodes.models import Episode, EpisodeAssignee, EpisodeFilingCursor, EpisodeNote, episode_tasks
 from openhero.patients.models import Patient
 from openhero.practice.models import Admin, AdminTeam
 from openhero.tasks.models import Task
@@ -133,11 +134,34 @@ async def link_task(session: AsyncSession, episode_id: int, task_id: int, now: d
     await session.execute(insert(episode_tasks).values(episode_id=episode_id, task_id=task_id, linked_at=now))
 
 
-async def unfiled_tasks(session: AsyncSession, since: datetime, limit: int, *, postgres: bool) -> list[Task]:
-    """Recent tasks with a patient that no episode holds yet (oldest first)."""
+async def filing_cursor(session: AsyncSession) -> int | None:
+    return (await session.execute(
+        select(EpisodeFilingCursor.last_task_id).where(EpisodeFilingCursor.id == 1))).scalar_one_or_none()
+
+
+async def advance_filing_cursor(session: AsyncSession, last_task_id: int) -> None:
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(EpisodeFilingCursor)
+    await session.execute(ins.values(id=1, last_task_id=last_task_id).on_conflict_do_nothing())
+    # Never moves back (two workers may finish in either order).
+    await session.execute(update(EpisodeFilingCursor).where(
+        EpisodeFilingCursor.id == 1, EpisodeFilingCursor.last_task_id < last_task_id).values(
+        last_task_id=last_task_id))
+
+
+async def max_task_id(session: AsyncSession) -> int | None:
+    return (await session.execute(select(func.max(Task.id)))).scalar_one_or_none()
+
+
+async def unfiled_tasks(session: AsyncSession, *, since: datetime, above_id: int | None, limit: int,
+                        postgres: bool) -> list[Task]:
+    """Recent tasks with a patient that no episode holds yet (oldest first). ``above_id`` bounds the scan
+    to an id range (the primary key), so each poll reads a few rows, not the whole tasks table."""
     stmt = (select(Task).outerjoin(episode_tasks, episode_tasks.c.task_id == Task.id)
             .where(episode_tasks.c.task_id.is_(None), Task.patient_id.is_not(None), Task.created_at >= since)
             .order_by(Task.id).limit(limit).options(lazyload(Task.patient)))
+    if above_id is not None:
+        stmt = stmt.where(Task.id > above_id)
     if postgres:  # two workers never file the same task
         stmt = stmt.with_for_update(of=Task, skip_locked=True)
     return list((await session.execute(stmt)).unique().scalars().all())

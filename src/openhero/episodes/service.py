@@ -28,6 +28,8 @@ from openhero.practice.models import Admin, AdminTeam
 # Tasks older than this when the poller first sees them are left alone (no backfill of history).
 FILING_WINDOW = timedelta(days=7)
 FILING_BATCH = 500
+# Ids below the cursor re-read each poll, for tasks whose transactions committed out of id order.
+FILING_LOOKBACK_IDS = 1000
 
 _ASSIGNEE_TYPES = {"admin": "admin", "adminteam": "admin_team", "admin_team": "admin_team",
                    "unassigned": "unassigned"}
@@ -148,7 +150,10 @@ async def open_episode(session: AsyncSession, *, practice_group_id: int, patient
 async def file_new_tasks(session: AsyncSession, now: datetime, *, postgres: bool,
                          limit: int = FILING_BATCH) -> int:
     """File recent unfiled tasks into their patients' episodes; returns how many were filed."""
-    tasks = await repository.unfiled_tasks(session, now - FILING_WINDOW, limit, postgres=postgres)
+    cursor = await repository.filing_cursor(session)
+    above = None if cursor is None else max(cursor - FILING_LOOKBACK_IDS, 0)
+    tasks = await repository.unfiled_tasks(session, since=now - FILING_WINDOW, above_id=above, limit=limit,
+                                           postgres=postgres)
     for task in tasks:
         assert task.patient_id is not None
         episode = await repository.open_episode_for(session, task.practice_group_id, task.patient_id)
@@ -161,5 +166,10 @@ async def file_new_tasks(session: AsyncSession, now: datetime, *, postgres: bool
         if task.created_at > episode.updated_at:
             episode.updated_at = task.created_at
         await repository.link_task(session, episode.id, task.id, now)
+    # A full batch may leave more behind: stop at its last id. Otherwise everything up to the newest task
+    # has been seen (later commits of lower ids are caught by the look-back window).
+    last = tasks[-1].id if len(tasks) == limit else await repository.max_task_id(session)
+    if last is not None and (cursor is None or last > cursor):
+        await repository.advance_filing_cursor(session, last)
     await session.flush()
     return len(tasks)
