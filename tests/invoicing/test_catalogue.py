@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import update
 
 from openhero.booking.models import AppointmentType
+from openhero.invoicing import service
 from tests.builders import make_patient, make_tenant
 from tests.invoicing.builders import make_clinic, make_coupon, make_paid_type
 
@@ -90,3 +92,21 @@ async def test_customers_create_search_and_default_payer(api, client, tenant, cl
     assert elsewhere.status_code == 404 and elsewhere.json()["message"][0]["code"] == "not_found"
     assert (await client.get("/v1/invoicing/customers", params={"query": ""},
                              headers=other.headers)).json()["count"] == 0
+
+
+async def test_practice_adds_its_own_coupons(api, tenant, clean, clock):
+    clinic = await make_clinic(clean, api, tenant.id)
+    hgv = clinic.product["HGV medical"]
+    async with clean.session() as s:
+        await service.add_coupon(s, tenant.id, code="HGV20", name="HGV 20%", percent_off=Decimal("20"),
+                                 amount_off=None, products=[hgv], now=clock.now())
+        for bad in ({"code": "HGV20", "percent_off": Decimal("5")}, {"code": "X", "percent_off": Decimal("101")},
+                    {"code": "X", "amount_off": 0}, {"code": "X", "percent_off": Decimal(5), "amount_off": 5},
+                    {"code": "bad code", "amount_off": 5}, {"code": "X", "amount_off": 5, "products": ["prod_nope"]}):
+            with pytest.raises(ValueError):
+                await service.add_coupon(s, tenant.id, name="n", **{"percent_off": None, "amount_off": None,
+                                                                    "products": None, **bad}, now=clock.now())
+        await s.commit()
+    listed = (await api.get("/v1/invoicing/coupons")).json()
+    assert listed["data"] == [{"id": "HGV20", "name": "HGV 20%", "applies_to": {"products": [hgv]},
+                               "amount_off": None, "percent_off": 20.0}]

@@ -197,3 +197,32 @@ async def create_product(session: AsyncSession, principal: Principal, *, name: s
     session.add(product)
     await session.flush()
     return product
+
+
+async def add_coupon(session: AsyncSession, practice_group_id: int, *, code: str, name: str,
+                     percent_off: Decimal | None, amount_off: int | None, products: list[str] | None,
+                     now: datetime) -> Coupon:
+    """A practice's own coupon (Hero's contract has no create operation; `openhero invoicing coupon`)."""
+    if (percent_off is None) == (amount_off is None):
+        raise ValueError("give exactly one of percent_off or amount_off")
+    if percent_off is not None and not 0 < percent_off <= 100:
+        raise ValueError("percent_off must be more than 0 and at most 100")
+    if amount_off is not None and amount_off <= 0:
+        raise ValueError("amount_off must be a positive number of pence")
+    if not code or len(code) > 64 or not all(ch in _ALPHABET + "-_" for ch in code):
+        raise ValueError("code must be 1-64 letters, digits, '-' or '_'")
+    if products:
+        known = set((await session.execute(select(Product.stripe_id).where(
+            Product.practice_group_id == practice_group_id, Product.stripe_id.in_(products)))).scalars())
+        if unknown := sorted(set(products) - known):
+            raise ValueError(f"unknown products: {', '.join(unknown)}")
+    exists = (await session.execute(select(Coupon.id).where(Coupon.practice_group_id == practice_group_id,
+                                                           Coupon.stripe_id == code))).scalar_one_or_none()
+    if exists is not None:
+        raise ValueError(f"coupon {code} already exists")
+    coupon = Coupon(practice_group_id=practice_group_id, stripe_id=code, name=name, percent_off=percent_off,
+                    amount_off=amount_off, applies_to={"products": products} if products else None,
+                    created_at=now, updated_at=now)
+    session.add(coupon)
+    await session.flush()
+    return coupon
