@@ -4,11 +4,9 @@ Any valid key may use these operations (openhero: Hero names no scope for invoic
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.db import Database
@@ -23,20 +21,13 @@ ANY_KEY = " Any valid key (openhero: Hero names no scope for invoicing)."
 PAGED = " Paged like every list (`page_index`, `page_size`: default 20, max 100); `count` is the total."
 
 
-async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A write transaction for the GETs that may store something (the product catalogue catching up with
-    the appointment types, a patient's first default payer): on SQLite it takes the write lock up front."""
-    db: Database = request.app.state.db
-    async with db.session(write=True) as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+async def _database(request: Request) -> Database:
+    return request.app.state.db
 
 
-WriteSessionDep = Annotated[AsyncSession, Depends(_write_session, scope="function")]
+# For the GETs that sometimes store something (the product catalogue catching up with the appointment
+# types, a patient's first default payer): they read as usual and write in a short transaction of their own.
+DatabaseDep = Annotated[Database, Depends(_database)]
 
 
 @router.get("/v1/invoicing/coupons", operation_id="listCoupons", response_model=schemas.CouponListResponse,
@@ -79,9 +70,9 @@ async def create_customer(body: schemas.CreateCustomerRequest, session: SessionD
                         "customer most recently set with `set_default_customer`; a patient with none is their "
                         "own billpayer: a customer is made from their name, email and mobile the first time "
                         "and kept as the default. Another practice group's patient is 404." + ANY_KEY)
-async def get_default_customer(session: WriteSessionDep, principal: PrincipalDep, clock: ClockDep,
+async def get_default_customer(session: SessionDep, db: DatabaseDep, principal: PrincipalDep, clock: ClockDep,
                                patient_id: Annotated[str | None, Query()] = None) -> schemas.StripeCustomer:
-    return customer_out(await service.get_default_customer(session, principal, patient_id, clock.now()))
+    return customer_out(await service.get_default_customer(session, db, principal, patient_id, clock.now()))
 
 
 @router.post("/v1/invoicing/invoices", operation_id="createInvoice", status_code=201,
@@ -137,7 +128,7 @@ async def update_invoice(id: str, body: schemas.UpdateInvoiceRequest, session: S
                         "appointment type with a price is a product, kept in step with the type (a new price "
                         "mints a new `price_…`; the old one stops being accepted, as an archived Stripe price)."
                         " Products saved with an item's `create: true` are listed too." + PAGED + ANY_KEY)
-async def list_products(session: WriteSessionDep, principal: PrincipalDep, page: PageDep,
+async def list_products(session: SessionDep, db: DatabaseDep, principal: PrincipalDep, page: PageDep,
                         clock: ClockDep) -> schemas.ProductListResponse:
-    rows, count = await service.list_products(session, principal, page, clock.now())
+    rows, count = await service.list_products(session, db, principal, page, clock.now())
     return schemas.ProductListResponse(data=[product_out(p) for p in rows], count=count)

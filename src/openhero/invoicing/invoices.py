@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import Appointment
@@ -17,11 +17,11 @@ from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, NotFound, ValidationFailed
 from openhero.core.tenancy import get_owned, owned
 from openhero.invoicing import money, service
-from openhero.invoicing.models import Customer, Invoice, InvoiceLine
+from openhero.invoicing.models import Customer, Invoice, InvoiceLine, InvoiceSequence
 from openhero.invoicing.schemas import CreateInvoiceRequest, InvoiceItemInput, UpdateInvoiceRequest
 from openhero.invoicing.states import InvoiceStatus, check_editable, check_transition
 from openhero.patients.models import Patient
-from openhero.practice.models import Admin, PracticeGroup, Practitioner
+from openhero.practice.models import Admin, Practitioner
 
 M = TypeVar("M")
 DAYS_UNTIL_DUE = 30  # Stripe's default for invoices sent for payment
@@ -171,13 +171,15 @@ def _check_source(invoice: Invoice, customer: Customer) -> None:
 
 
 async def _next_number(session: AsyncSession, invoice: Invoice) -> str:
-    """The group's next invoice number. The practice group row is locked first (PostgreSQL; SQLite write
-    transactions are already one at a time), so two finalizations never count the same total."""
-    await session.execute(select(PracticeGroup.id).where(PracticeGroup.id == invoice.practice_group_id)
-                          .with_for_update())
-    done = (await session.execute(select(func.count()).select_from(Invoice).where(
-        Invoice.practice_group_id == invoice.practice_group_id, Invoice.number.is_not(None)))).scalar_one()
-    return f"OH{invoice.practice_group_id}-{done + 1:04d}"
+    """The group's next invoice number, from one upsert: on PostgreSQL the conflicting update waits on the
+    counter row, so two finalizations at once never take the same number (SQLite writers are serial)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(InvoiceSequence).values(practice_group_id=invoice.practice_group_id, last_number=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[InvoiceSequence.practice_group_id],
+                                      set_={"last_number": InvoiceSequence.last_number + 1})
+    number = (await session.execute(stmt.returning(InvoiceSequence.last_number))).scalar_one()
+    return f"OH{invoice.practice_group_id}-{number:04d}"
 
 
 async def _move(session: AsyncSession, invoice: Invoice, target: InvoiceStatus, customer: Customer,

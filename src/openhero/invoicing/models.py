@@ -51,7 +51,9 @@ class Product(IdMixin, TenantMixin, TimestampMixin, Base):
 
     __tablename__ = "invoicing_products"
     __table_args__ = (UniqueConstraint("practice_group_id", "stripe_id"),
-                      UniqueConstraint("practice_group_id", "price_id"))
+                      UniqueConstraint("practice_group_id", "price_id"),
+                      # One product per appointment type (NULL, the practice's own items, never collide).
+                      UniqueConstraint("practice_group_id", "appointment_type_id"))
     stripe_id: Mapped[str] = mapped_column(String(40))
     price_id: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
@@ -135,3 +137,12 @@ class InvoiceLine(IdMixin, Base):
     unit_amount: Mapped[int] = mapped_column()
     amount: Mapped[int] = mapped_column()  # quantity × unit_amount, before discounts
     discount_amount: Mapped[int] = mapped_column(default=0)
+
+
+class InvoiceSequence(Base):
+    """The last invoice number a practice group handed out: one upsert per finalization."""
+
+    __tablename__ = "invoicing_sequences"
+    practice_group_id: Mapped[int] = mapped_column(IdType, ForeignKey("practice_groups.id", ondelete="CASCADE"),
+                                                   primary_key=True)
+    last_number: Mapped[int] = mapped_column(default=0)

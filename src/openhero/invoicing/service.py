@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import AppointmentType
 from openhero.core.auth import Principal
+from openhero.core.db import Database
 from openhero.core.errors import NotFound, ValidationFailed
 from openhero.core.pagination import PageParams, paginate
 from openhero.core.tenancy import get_owned, owned
 from openhero.invoicing import schemas
 from openhero.invoicing.models import Coupon, Customer, DefaultPayer, Product
 from openhero.patients.models import Patient
+from openhero.practice.models import PracticeGroup
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -110,49 +112,83 @@ async def default_customer(session: AsyncSession, principal: Principal, patient:
     return own
 
 
-async def get_default_customer(session: AsyncSession, principal: Principal, patient_id: str | None,
+async def get_default_customer(session: AsyncSession, db: Database, principal: Principal, patient_id: str | None,
                                now: datetime) -> Customer:
+    """Read in the request's read transaction; the first call for a patient with no payer makes one in a
+    short write transaction (so the usual call never takes SQLite's write lock)."""
     if not patient_id:
         raise ValidationFailed("patient_id is required", code="invalid_type", path=["patient_id"],
                                expected="a patient id (required)")
     patient = await get_owned(session, Patient, patient_id, principal, "Patient")
-    return await default_customer(session, principal, patient, now)
+    latest = await _latest_default(session, principal, patient.id)
+    if latest is not None:
+        return latest
+    async with db.session(write=True) as writer:
+        made = await default_customer(writer, principal, await writer.get_one(Patient, patient.id), now)
+        await writer.commit()
+    return made
 
 
 # --- products ------------------------------------------------------------------------------------
 
-async def sync_products(session: AsyncSession, principal: Principal, now: datetime) -> None:
-    """Keep one product per paid appointment type, in step with its name, price and active flag.
+def _description(kind: AppointmentType) -> str:
+    return f"{kind.name} ({kind.duration} minutes)"
 
-    Writes only when something differs, so a quiet catalogue costs two SELECTs."""
+
+def _behind(kind: AppointmentType, product: Product | None) -> bool:
+    return product is None or (product.unit_amount, product.name, product.description, product.active) != (
+        pence(kind.price), kind.name, _description(kind), kind.active)
+
+
+async def _paid_types(session: AsyncSession, principal: Principal
+                      ) -> list[tuple[AppointmentType, Product | None]]:
     types = (await session.execute(owned(AppointmentType, principal).where(
         AppointmentType.sector == "paid", AppointmentType.price > 0))).scalars().all()
     if not types:
-        return
+        return []
     existing = {p.appointment_type_id: p for p in (await session.execute(owned(Product, principal).where(
         Product.appointment_type_id.in_([t.id for t in types])))).scalars().all()}
-    for kind in types:
+    return [(kind, existing.get(kind.id)) for kind in types]
+
+
+async def catalogue_behind(session: AsyncSession, principal: Principal) -> bool:
+    """Whether a paid appointment type has no product yet, or one out of step with it (reads only)."""
+    return any(_behind(kind, product) for kind, product in await _paid_types(session, principal))
+
+
+async def sync_products(session: AsyncSession, principal: Principal, now: datetime) -> None:
+    """Keep one product per paid appointment type, in step with its name, price and active flag.
+
+    The practice group row is locked first (PostgreSQL; SQLite writers are one at a time anyway), so two
+    requests catching up at once make one product per type, not two."""
+    await session.execute(select(PracticeGroup.id).where(PracticeGroup.id == principal.practice_group_id)
+                          .with_for_update())
+    for kind, product in await _paid_types(session, principal):
+        if not _behind(kind, product):
+            continue
         amount = pence(kind.price)
-        product = existing.get(kind.id)
-        description = f"{kind.name} ({kind.duration} minutes)"
         if product is None:
             session.add(Product(practice_group_id=principal.practice_group_id, stripe_id=stripe_id("prod"),
-                                price_id=stripe_id("price"), name=kind.name, description=description,
+                                price_id=stripe_id("price"), name=kind.name, description=_description(kind),
                                 unit_amount=amount, active=kind.active, appointment_type_id=kind.id,
                                 created_at=now, updated_at=now))
             continue
         if product.unit_amount != amount:  # Stripe prices are immutable: a new price replaces the old
             product.price_id, product.unit_amount = stripe_id("price"), amount
-        if (product.name, product.description, product.active) != (kind.name, description, kind.active):
-            product.name, product.description, product.active = kind.name, description, kind.active
-        if product in session.dirty:
-            product.updated_at = now
+        product.name, product.description, product.active = kind.name, _description(kind), kind.active
+        product.updated_at = now
     await session.flush()
 
 
-async def list_products(session: AsyncSession, principal: Principal, page: PageParams, now: datetime
-                        ) -> tuple[list[Product], int]:
-    await sync_products(session, principal, now)
+async def list_products(session: AsyncSession, db: Database, principal: Principal, page: PageParams,
+                        now: datetime) -> tuple[list[Product], int]:
+    """Reads in the request's read transaction; only when the catalogue is behind the appointment types
+    does a short write transaction catch it up (so listing never takes SQLite's write lock otherwise)."""
+    if await catalogue_behind(session, principal):
+        async with db.session(write=True) as writer:
+            await sync_products(writer, principal, now)
+            await writer.commit()
+        await session.commit()  # end the read snapshot so the list sees what was just written
     stmt = owned(Product, principal).where(Product.active.is_(True)).order_by(Product.name, Product.id)
     return await paginate(session, stmt, page)
 
