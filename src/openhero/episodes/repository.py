@@ -78,7 +78,8 @@ async def tasks_of(session: AsyncSession, episode_ids: Sequence[int]) -> dict[in
     rows = (await session.execute(
         select(episode_tasks.c.episode_id, Task).join(Task, Task.id == episode_tasks.c.task_id)
         .where(episode_tasks.c.episode_id.in_(episode_ids)).order_by(Task.created_at, Task.id)
-    )).unique().all()
+        .options(lazyload(Task.patient))  # patients are batch-loaded once with the episodes' own
+    )).all()
     for episode_id, task in rows:
         out[episode_id].append(task)
     return out

@@ -10,7 +10,6 @@ from openhero.episodes import repository, schemas
 from openhero.episodes.models import Episode, EpisodeNote
 from openhero.patients.models import Patient
 from openhero.practice.models import Admin
-from openhero.tasks.models import Task
 
 _SEXES = {"male", "female", "other", "unspecified"}
 
@@ -39,13 +38,6 @@ def task_patient(patient: Patient | None) -> schemas.EpisodeTaskPatient | None:
     )
 
 
-def episode_task(task: Task) -> schemas.EpisodeTask:
-    assert task.patient is not None
-    return schemas.EpisodeTask(id=str(task.id), type_label=task.type_label, details=task.details,
-                               category=task.category, status=task.status, priority=task.priority,
-                               created_at=task.created_at, patient=task_patient(task.patient))  # type: ignore[arg-type]
-
-
 def assignee_out(rows: Sequence[repository.AssigneeRow]) -> list[schemas.EpisodeAssignee]:
     return [schemas.EpisodeAssignee(type=kind, id=str(who), name=name) for kind, who, name in rows]  # type: ignore[arg-type]
 
@@ -70,10 +62,24 @@ async def list_items(session: AsyncSession, episodes: Sequence[Episode]) -> list
     ids = [e.id for e in episodes]
     assignees = await repository.assignees_of(session, ids)
     tasks = await repository.tasks_of(session, ids)
-    patients = await repository.patients_by_id(session, [e.patient_id for e in episodes])  # type: ignore[misc]
-    return [schemas.EpisodeListItem(**_base(e, assignees.get(e.id, []), patients.get(e.patient_id or 0)),
-                                    tasks=[episode_task(t) for t in tasks.get(e.id, []) if t.patient is not None])
-            for e in episodes]
+    patient_ids = [e.patient_id for e in episodes] + [t.patient_id for ts in tasks.values() for t in ts]
+    patients = await repository.patients_by_id(session, patient_ids)  # type: ignore[arg-type]
+    out = []
+    for e in episodes:
+        # Each task patient's rendering is shared by the episode's tasks of the same patient.
+        rendered: dict[int, schemas.EpisodeTaskPatient | None] = {}
+        items = []
+        for t in tasks.get(e.id, []):
+            if t.patient_id is None or t.patient_id not in patients:
+                continue  # the patient record is gone
+            if t.patient_id not in rendered:
+                rendered[t.patient_id] = task_patient(patients[t.patient_id])
+            items.append(schemas.EpisodeTask(id=str(t.id), type_label=t.type_label, details=t.details,
+                                             category=t.category, status=t.status, priority=t.priority,
+                                             created_at=t.created_at, patient=rendered[t.patient_id]))
+        out.append(schemas.EpisodeListItem(**_base(e, assignees.get(e.id, []), patients.get(e.patient_id or 0)),
+                                           tasks=items))
+    return out
 
 
 async def list_items_v2(session: AsyncSession, episodes: Sequence[Episode]) -> list[schemas.EpisodeListItemV2]:
