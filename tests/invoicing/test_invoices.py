@@ -115,6 +115,16 @@ async def test_invoice_for_an_appointment_takes_its_patient(api, tenant, clean, 
         "issuer_id": clinic.issuer_id, "appointment_id": str(appointment.id), "patient_id": str(someone_else.id)})
     assert mismatch.status_code == 400 and mismatch.json()["message"][0]["path"] == ["patient_id"]
 
+    # A draft moved to another patient leaves the appointment and bills that patient's payer, who can
+    # then be made their default; a date-time service date counts by its UTC date.
+    moved = (await api.patch(f"/v1/invoicing/invoices/{body['id']}", json={
+        "issuer_id": clinic.issuer_id, "patient_id": str(someone_else.id), "set_default_customer": True,
+        "service_date": "2026-03-02T01:30:00+03:00"})).json()
+    assert (moved["patient_record_id"], moved["appointment_id"]) == (str(someone_else.id), None)
+    assert moved["customer_id"] != body["customer_id"] and moved["service_date"] == "2026-03-01"
+    default = (await api.get("/v1/invoicing/customers/default", params={"patient_id": str(someone_else.id)})).json()
+    assert default["id"] == moved["customer_id"]
+
 
 async def test_status_moves_follow_stripe_and_finalized_invoices_change_only_notes(api, tenant, clean, clock):
     clinic = await make_clinic(clean, api, tenant.id)

@@ -264,13 +264,13 @@ async def _apply_bill(session: AsyncSession, principal: Principal, invoice: Invo
     if body.customer_stripe_id:
         customer = await service.customer_by_stripe_id(session, principal, body.customer_stripe_id,
                                                        ["customer_stripe_id"])
-        if body.set_default_customer:
-            await service.set_default(session, principal, subject.patient.id, customer, now)
     elif invoice.customer_id is None or {"patient_id", "appointment_id"} & sent:
         customer = await service.default_customer(session, principal, subject.patient, now)
     else:
         customer = await session.get_one(Customer, invoice.customer_id)
     invoice.customer_id = customer.id
+    if body.set_default_customer and "set_default_customer" in sent:
+        await service.set_default(session, principal, subject.patient.id, customer, now)
     if body.collection_method:
         invoice.collection_method = body.collection_method
     invoice.collection_method = invoice.collection_method or "request_payment"
