@@ -227,3 +227,13 @@ async def test_filing_reads_back_below_its_cursor(clean, tenant, clock):
         assert (await session.execute(select(EpisodeFilingCursor.last_task_id))).scalar_one() == ahead.id
         linked = (await session.execute(select(episode_tasks.c.task_id, episode_tasks.c.episode_id))).all()
     assert {t for t, _ in linked} == {ahead.id, late.id} and len({e for _, e in linked}) == 1
+
+
+async def test_worker_files_tasks(clean, tenant, client, settings, clock):
+    from openhero.core.worker import Worker
+
+    patient = await make_patient(clean, tenant.id)
+    task = await make_task(clean, tenant.id, patient_id=patient.id, created_at=clock.now(), updated_at=clock.now())
+    await Worker(clean, settings, clock).drain()
+    (episode,) = (await client.get("/v1/episodes", headers=tenant.headers)).json()["data"]
+    assert [t["id"] for t in episode["tasks"]] == [str(task.id)]

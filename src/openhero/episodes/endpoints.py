@@ -10,6 +10,7 @@ from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SessionDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.pagination import PageDep, array_filter
+from openhero.episodes import jobs as _jobs  # noqa: F401  (registers the task-filing poller with the worker)
 from openhero.episodes import schemas, service, views
 
 router = APIRouter(dependencies=[Depends(authenticate)], tags=["Episode"])

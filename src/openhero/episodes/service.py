@@ -65,7 +65,10 @@ async def list_episodes(session: AsyncSession, principal: Principal, flt: Episod
         desc = flt.descending[i] if i < len(flt.descending) else flt.descending[-1]
         col = _ORDER_COLUMNS[name]
         order.append(col.desc() if desc else col.asc())
-    order.append(Episode.id.desc() if flt.descending[0] else Episode.id.asc())
+    first_desc = flt.descending[0]
+    if "created_at" not in flt.order_by:  # ties by age, then id: follows the (group, priority, created_at) index
+        order.append(Episode.created_at.desc() if first_desc else Episode.created_at.asc())
+    order.append(Episode.id.desc() if first_desc else Episode.id.asc())
     return await paginate(session, stmt.order_by(*order), page)
 
 
