@@ -151,7 +151,8 @@ async def test_status_moves_follow_stripe_and_finalized_invoices_change_only_not
     # Resending an unchanged bill field with a memo change is fine.
     # So is a client that sends the whole object back with nulls for references and lists.
     resent = await api.patch(url, json={"issuer_id": editor, "patient_id": None, "appointment_id": None,
-                                        "invoice_items_attributes": None, "coupons": None, "memo": "Resent"})
+                                        "invoice_items_attributes": None, "coupons": None, "memo": "Resent",
+                                        "set_default_customer": True, "confidential": False})
     assert resent.status_code == 200 and resent.json()["amount_due"] == 24000
     noted = (await api.patch(url, json={"issuer_id": editor, "patient_id": clinic.patient_id,
                                         "memo": "Paid by employer", "coupons": [{"id": "LOYAL20"}]})).json()

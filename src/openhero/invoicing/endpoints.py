@@ -106,7 +106,10 @@ async def create_invoice(body: schemas.CreateInvoiceRequest, session: SessionDep
                       "footer and coupons.",
               description="issuer_id (the Admin making the change) is required; only the fields sent change, "
                           "and a field resent with its current value is no change. `id` is the invoice id or "
-                          "its `in_…` id. Drafts: every field (sent `invoice_items_attributes` replace the "
+                          "its `in_…` id. `null` for a reference or list (patient_id, appointment_id, items, "
+                          "coupons…) leaves it as is; `set_default_customer: true` makes the payer the patient's "
+                          "default in any status. "
+                          "Drafts: every field (sent `invoice_items_attributes` replace the "
                           "lines; an item's `stripe_id` keeps an existing line's `ii_…` id). Open: memo, footer "
                           "and coupons (amount_due recomputed). Paid, void, uncollectible: memo and footer only "
                           "(openhero: coupons would rewrite a settled amount). Anything else → 409 "

@@ -306,17 +306,18 @@ def _current(invoice: Invoice, customer: Customer) -> dict[str, Any]:
             "insurer": invoice.insurer, "authentication_code": invoice.authentication_code,
             "membership_number": invoice.membership_number, "diagnosis": invoice.diagnosis,
             "confidential": invoice.confidential, "memo": invoice.memo, "footer": invoice.footer,
-            "coupons": [d["id"] for d in invoice.discounts or []], "set_default_customer": None}
+            "coupons": [d["id"] for d in invoice.discounts or []]}
 
 
 # Sent as null, these mean "leave as is" (a reference, a list, a flag); other fields sent as null clear.
 NULL_KEEPS = frozenset({"patient_id", "appointment_id", "practitioner_id", "customer_stripe_id", ITEMS, "coupons",
-                        "set_default_customer", "collection_method", "confidential"})
+                        "collection_method", "confidential"})
 
 
 def _changed(invoice: Invoice, customer: Customer, body: UpdateInvoiceRequest) -> set[str]:
     current = _current(invoice, customer)
-    fields = body.model_fields_set - {"issuer_id", "mode", "status"}
+    # set_default_customer is about the patient, not the invoice: honoured in any status (update_invoice).
+    fields = body.model_fields_set - {"issuer_id", "mode", "status", "set_default_customer"}
     changed = set()
     for name in fields:
         value = getattr(body, name)
@@ -353,6 +354,8 @@ async def update_invoice(session: AsyncSession, principal: Principal, raw_id: st
                 else None
         subject = await _subject(session, principal, patient_id, appointment_id)
         customer = await _apply_bill(session, principal, invoice, body, changed, subject, now)
+    if body.set_default_customer and invoice.patient_id is not None:
+        await service.set_default(session, principal, invoice.patient_id, customer, now)
     _apply_notes(invoice, body, changed)
     if ITEMS in changed:
         keep = {line.stripe_id: line for line in invoice.lines}

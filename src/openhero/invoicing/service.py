@@ -75,6 +75,9 @@ async def customer_by_stripe_id(session: AsyncSession, principal: Principal, raw
 
 async def set_default(session: AsyncSession, principal: Principal, patient_id: int, customer: Customer,
                       now: datetime) -> None:
+    latest = await _latest_default(session, principal, patient_id)
+    if latest is not None and latest.id == customer.id:
+        return  # already the default: no history row for a resend
     session.add(DefaultPayer(practice_group_id=principal.practice_group_id, patient_id=patient_id,
                              customer_id=customer.id, set_at=now))
     await session.flush()

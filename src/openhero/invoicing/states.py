@@ -30,8 +30,8 @@ TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
 
 # Request fields that describe the bill itself (who, what, when, how it is collected).
 BILL_FIELDS = frozenset({
-    "patient_id", "appointment_id", "practitioner_id", "service_date", "customer_stripe_id",
-    "set_default_customer", "due_date", "collection_method", "payment_source", "insurer",
+    "patient_id", "appointment_id", "practitioner_id", "service_date", "customer_stripe_id", "due_date",
+    "collection_method", "payment_source", "insurer",
     "authentication_code", "membership_number", "diagnosis", "confidential", "invoice_items_attributes",
 })
 # Which request fields may change in each status. Hero: "drafts are fully editable, finalized invoices
