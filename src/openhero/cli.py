@@ -20,7 +20,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
 # Domain CLIs mounted as `openhero <domain> ...` when the domain provides ``cli.app``.
-for _domain in ("patients", "booking", "messaging", "webhooks", "links", "forms", "tasks"):
+for _domain in ("patients", "booking", "messaging", "webhooks", "links", "forms", "tasks", "invoicing", "episodes",
+                "prescriptions"):
     _name = f"openhero.{_domain}.cli"
     try:
         _module = importlib.import_module(_name)

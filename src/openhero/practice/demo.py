@@ -164,6 +164,7 @@ async def _seed_practice(session: AsyncSession, spec: dict[str, Any], network_id
     await _optional_hook("openhero.booking.demo", "seed_demo_schedule", session, group.id, now)
     await _optional_hook("openhero.messaging.demo", "seed_demo_messaging", session, group.id, now)
     await _optional_hook("openhero.links.demo", "seed_demo_links", session, group.id, now)
+    await _optional_hook("openhero.invoicing.demo", "seed_demo_invoicing", session, group.id, now)
     return group
 
 
