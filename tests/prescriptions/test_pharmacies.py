@@ -53,7 +53,7 @@ async def test_same_email_is_one_pharmacy_linked_to_each_prescriber(api, clean, 
 @pytest.mark.parametrize("overrides,code", [
     ({"name": ""}, "too_small"), ({"email": "not-an-email"}, "custom"), ({"mobile": "12345"}, "custom"),
     ({"prescriber_id": "abc"}, "invalid_string"), ({"ods_code": "ABC"}, "custom"), ({"postcode": "NOPE"}, "custom"),
-    ({"name": "Bad\x00name"}, "custom"), ({"email": None}, "invalid_type"),
+    ({"name": "Bad\x00name"}, "custom"), ({"email": "a\x00b@example.com"}, "custom"), ({"email": None}, "invalid_type"),
 ])
 async def test_validation(api, prescriber, overrides, code):
     assert_error(await api.post("/v1/pharmacies", json=body(prescriber, **overrides)), 400, code)

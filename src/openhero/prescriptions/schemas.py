@@ -43,7 +43,7 @@ class CreatePharmacyRequest(RequestModel):
     @field_validator("email")
     @classmethod
     def _check_email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
+        if not _EMAIL.match(_text(value, "email")):
             raise ValueError("email must be an email address")
         return value.lower()
 
