@@ -42,6 +42,7 @@ JOB_MODULES = (
     "openhero.booking.jobs",
     "openhero.patients.jobs",
     "openhero.links.jobs",
+    "openhero.episodes.jobs",
 )
 
 

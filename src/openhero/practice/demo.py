@@ -165,6 +165,8 @@ async def _seed_practice(session: AsyncSession, spec: dict[str, Any], network_id
     await _optional_hook("openhero.messaging.demo", "seed_demo_messaging", session, group.id, now)
     await _optional_hook("openhero.links.demo", "seed_demo_links", session, group.id, now)
     await _optional_hook("openhero.invoicing.demo", "seed_demo_invoicing", session, group.id, now)
+    await _optional_hook("openhero.episodes.demo", "seed_demo_episodes", session, group.id, now)
+    await _optional_hook("openhero.prescriptions.demo", "seed_demo_pharmacies", session, group.id, now)
     return group
 
 
