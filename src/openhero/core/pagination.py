@@ -130,3 +130,39 @@ async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams) -
 
 def order_clauses(columns: Sequence[Any], descending: bool) -> list[Any]:
     return [c.desc() if descending else c.asc() for c in columns]
+
+
+def enum_error(name: str, index: int, allowed: Sequence[str], value: str) -> ValidationFailed:
+    """A 400 for one bad value of an array filter (``path`` is ``[name, index]``)."""
+    expected = " | ".join(f"'{a}'" for a in allowed)
+    return ValidationFailed(f"invalid {name}", items=[
+        error_item("invalid_enum_value", expected, [name, index], f"{value!r} is not one of {expected}")])
+
+
+def parse_ids(name: str, raw_values: list[str]) -> list[int]:
+    """Ids of an array filter (``assignee_id[]=12``); anything but a decimal id is a 400."""
+    out = []
+    for i, raw in enumerate(raw_values):
+        text = raw.strip()
+        if not text.isdigit() or len(text) > 18:
+            raise ValidationFailed(f"{name} must be numeric", items=[
+                error_item("invalid_string", "a numeric id string", [name, i], f"{raw!r} is not an id")])
+        out.append(int(text))
+    return out
+
+
+def parse_sort(order_by: list[str], order_descending: list[str], allowed: Sequence[str], *,
+               default: str = "created_at", default_descending: bool = True) -> tuple[list[str], list[bool]]:
+    """``order_by[]`` keys (each one of ``allowed``) and their ``order_descending[]`` flags. A flag list
+    shorter than the keys repeats its last value; none at all means ``default_descending``."""
+    for i, raw in enumerate(order_by):
+        if raw not in allowed:
+            raise enum_error("order_by", i, allowed, raw)
+    descending = []
+    for i, raw in enumerate(order_descending):
+        value = raw.strip().lower()
+        if value not in ("true", "false", "1", "0"):
+            raise ValidationFailed("order_descending must be true or false", items=[
+                error_item("invalid_type", "boolean", ["order_descending", i], f"{raw!r} is not a boolean")])
+        descending.append(value in ("true", "1"))
+    return order_by or [default], descending or [default_descending]

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SessionDep
-from openhero.core.errors import ValidationFailed, error_item
-from openhero.core.pagination import PageDep, array_filter
+from openhero.core.pagination import PageDep, array_filter, enum_error, parse_ids, parse_sort
 from openhero.episodes import jobs as _jobs  # noqa: F401  (registers the task-filing poller with the worker)
 from openhero.episodes import schemas, service, views
 
@@ -27,22 +26,6 @@ FILTER_RULE = ("Filters combine with AND, values inside one array filter with OR
                "`assignee_type[]=AdminTeam`. `order_by[]` created_at (default) | priority | updated_at, each "
                "with an `order_descending[]` true/false (default true). Paging: page_index (0-based), page_size "
                "(default 20, max 100). Response `{data, count}`, count = total matching (openhero).")
-
-
-def _bad_enum(name: str, index: int, expected: str, value: str) -> ValidationFailed:
-    return ValidationFailed(f"invalid {name}", items=[
-        error_item("invalid_enum_value", expected, [name, index], f"{value!r} is not one of {expected}")])
-
-
-def _ids(name: str, raw_values: list[str]) -> list[int]:
-    out = []
-    for i, raw in enumerate(raw_values):
-        text = raw.strip()
-        if not text.isdigit() or len(text) > 18:
-            raise ValidationFailed(f"{name} must be numeric", items=[
-                error_item("invalid_string", "a numeric id string", [name, i], f"{raw!r} is not an id")])
-        out.append(int(text))
-    return out
 
 
 async def _episode_filter(
@@ -64,22 +47,13 @@ async def _episode_filter(
     for i, raw in enumerate(assignee_types):
         value = service.assignee_type(raw)
         if value is None:
-            raise _bad_enum("assignee_type", i, "'Admin' | 'AdminTeam' | 'Unassigned'", raw)
+            raise enum_error("assignee_type", i, ("Admin", "AdminTeam", "Unassigned"), raw)
         types.append(value)
-    for i, raw in enumerate(order_by):
-        if raw not in _ORDER_BY:
-            raise _bad_enum("order_by", i, " | ".join(f"'{o}'" for o in _ORDER_BY), raw)
-    descending = []
-    for i, raw in enumerate(order_descending):
-        value = raw.strip().lower()
-        if value not in ("true", "false", "1", "0"):
-            raise ValidationFailed("order_descending must be true or false", items=[
-                error_item("invalid_type", "boolean", ["order_descending", i], f"{raw!r} is not a boolean")])
-        descending.append(value in ("true", "1"))
+    keys, descending = parse_sort(order_by, order_descending, _ORDER_BY)
     return service.EpisodeFilter(statuses=statuses, priorities=priorities,
-                                 assignee_ids=_ids("assignee_id", assignee_ids), assignee_types=types,
-                                 patient_ids=_ids("patient_id", patient_ids), order_by=order_by or ["created_at"],
-                                 descending=descending or [True])
+                                 assignee_ids=parse_ids("assignee_id", assignee_ids), assignee_types=types,
+                                 patient_ids=parse_ids("patient_id", patient_ids), order_by=keys,
+                                 descending=descending)
 
 
 FilterDep = Annotated[service.EpisodeFilter, Depends(_episode_filter)]

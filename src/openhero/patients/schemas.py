@@ -9,60 +9,10 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from openhero.core.schemas import ApiModel, DateStr, Id, RequestModel, Timestamp
-from openhero.patients.nhs import normalise_nhs_number, parse_dob
+from openhero.patients.nhs import PATIENT_TITLES, normalise_nhs_number, parse_dob
 
 PatientSex = Literal["Not known", "Not specified", "Male", "Female", "Other"]
-PatientTitle = Literal[
-    "Baron",
-    "Baroness",
-    "Brigadier",
-    "Count",
-    "Colonel",
-    "Countess",
-    "Captain",
-    "Dame",
-    "The Dowager Viscountess",
-    "Dr",
-    "Duchess",
-    "Duke",
-    "Earl",
-    "His Excellency",
-    "Father",
-    "H.E. Ambassador Mr",
-    "H.E. Mr",
-    "H.E. Mrs",
-    "Her Grace",
-    "His Grace",
-    "The Hon",
-    "The Hon Mr",
-    "The Hon Mrs",
-    "HRH",
-    "HRH Prince",
-    "HRH Princess",
-    "Insurance",
-    "HM King",
-    "Lady",
-    "Lord",
-    "Major",
-    "Master",
-    "Miss",
-    "Mr",
-    "Mrs",
-    "Ms",
-    "Mss",
-    "Mx",
-    "Pr",
-    "Professor",
-    "HM Queen",
-    "Rabbi",
-    "Reverend",
-    "Sheikh",
-    "Sheikha",
-    "Sir",
-    "The",
-    "Viscount",
-    "Viscountess",
-]
+PatientTitle = Literal[PATIENT_TITLES]  # type: ignore[valid-type]
 PatientDataSource = Literal["hero", "emis", "pds", "gha", "systm_one"]
 PatientStatus = Literal["archived", "unarchived"]
 _PHONE = re.compile(r"^\+?\d{7,15}$")

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SessionDep
-from openhero.core.errors import ValidationFailed, error_item
-from openhero.core.pagination import PageDep, array_filter
+from openhero.core.pagination import PageDep, array_filter, enum_error, parse_ids, parse_sort
 from openhero.core.schemas import ListResponse
 from openhero.tasks import schemas, service
 from openhero.tasks.models import Task
@@ -37,11 +36,6 @@ def task_out(task: Task) -> schemas.TaskOut:
     })
 
 
-def _bad(name: str, index: int, expected: str, value: str) -> ValidationFailed:
-    return ValidationFailed(f"invalid {name}", items=[
-        error_item("invalid_enum_value", expected, [name, index], f"{value!r} is not one of {expected}")])
-
-
 async def _task_filter(
     statuses: Annotated[list[str], Depends(array_filter("status", schemas.TaskStatus, documented_name="status[]"))],
     priorities: Annotated[list[str], Depends(array_filter("priority", schemas.TaskPriority,
@@ -63,26 +57,12 @@ async def _task_filter(
     for i, raw in enumerate(assignee_types):
         value = _ASSIGNEE_TYPES.get(raw.strip().lower())
         if value is None:
-            raise _bad("assignee_type", i, "'admin' | 'admin_team' | 'unassigned'", raw)
+            raise enum_error("assignee_type", i, ("admin", "admin_team", "unassigned"), raw)
         types.append(value)
-    ids = []
-    for i, raw in enumerate(assignee_ids):
-        if not raw.strip().isdigit() or len(raw.strip()) > 18:
-            raise ValidationFailed("assignee_id must be numeric", items=[
-                error_item("invalid_string", "a numeric id string", ["assignee_id", i], f"{raw!r} is not an id")])
-        ids.append(int(raw))
-    for i, raw in enumerate(order_by):
-        if raw not in _ORDER_BY:
-            raise _bad("order_by", i, " | ".join(f"'{o}'" for o in _ORDER_BY), raw)
-    descending = []
-    for i, raw in enumerate(order_descending):
-        value = raw.strip().lower()
-        if value not in ("true", "false", "1", "0"):
-            raise ValidationFailed("order_descending must be true or false", items=[
-                error_item("invalid_type", "boolean", ["order_descending", i], f"{raw!r} is not a boolean")])
-        descending.append(value in ("true", "1"))
-    return service.TaskFilter(statuses=statuses, priorities=priorities, assignee_ids=ids, assignee_types=types,
-                              order_by=order_by or ["created_at"], descending=descending or [True])
+    keys, descending = parse_sort(order_by, order_descending, _ORDER_BY)
+    return service.TaskFilter(statuses=statuses, priorities=priorities,
+                              assignee_ids=parse_ids("assignee_id", assignee_ids), assignee_types=types,
+                              order_by=keys, descending=descending)
 
 
 @router.get("/v2/tasks", operation_id="listTasks", response_model=ListResponse[schemas.TaskOut],

@@ -16,7 +16,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from pydantic import ValidationError
 
-from openhero.patients.nhs import normalise_postcode
+from openhero.patients.nhs import PATIENT_TITLES, normalise_postcode
 from openhero.patients.pds.base import (
     PdsBadResponse,
     PdsDeceased,
@@ -33,59 +33,7 @@ CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiali
 # "R" restricted and "V" very restricted: PDS withholds address and telecom ("S-flagged" records).
 RESTRICTED_CODES = frozenset({"R", "V", "REDACTED"})
 GENDERS = {"male": "Male", "female": "Female", "other": "Other", "unknown": "Not known"}
-TITLES = frozenset(
-    {
-        "Baron",
-        "Baroness",
-        "Brigadier",
-        "Count",
-        "Colonel",
-        "Countess",
-        "Captain",
-        "Dame",
-        "The Dowager Viscountess",
-        "Dr",
-        "Duchess",
-        "Duke",
-        "Earl",
-        "His Excellency",
-        "Father",
-        "H.E. Ambassador Mr",
-        "H.E. Mr",
-        "H.E. Mrs",
-        "Her Grace",
-        "His Grace",
-        "The Hon",
-        "The Hon Mr",
-        "The Hon Mrs",
-        "HRH",
-        "HRH Prince",
-        "HRH Princess",
-        "Insurance",
-        "HM King",
-        "Lady",
-        "Lord",
-        "Major",
-        "Master",
-        "Miss",
-        "Mr",
-        "Mrs",
-        "Ms",
-        "Mss",
-        "Mx",
-        "Pr",
-        "Professor",
-        "HM Queen",
-        "Rabbi",
-        "Reverend",
-        "Sheikh",
-        "Sheikha",
-        "Sir",
-        "The",
-        "Viscount",
-        "Viscountess",
-    }
-)
+TITLES = frozenset(PATIENT_TITLES)
 _TITLE_BY_LOWER = {t.lower().rstrip("."): t for t in TITLES}
 
 
