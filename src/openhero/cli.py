@@ -153,6 +153,7 @@ def serve(
     import logging
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # keep the welcome text readable
     if migrate or demo_mode:
         upgrade(settings.database_url)
     if demo_mode:
