@@ -161,6 +161,10 @@ async def test_validation_listing_and_tenancy(api, client, tenant, clean, run_wo
     await run_worker()
     listed = (await api.get("/v1/batch_message", params={"page_size": "1"})).json()
     assert listed["count"] == 2 and [x["name"] for x in listed["data"]] == ["B"]
+    # Hero's docs show a single BatchMessage: the page's first batch is also at the top level.
+    assert listed["id"] == b["id"] and listed["name"] == "B" and listed["channel"] == listed["data"][0]["channel"]
+    empty = (await api.get("/v1/batch_message", params={"page_index": "5"})).json()
+    assert empty["data"] == [] and empty["count"] == 2 and empty["id"] is None
     assert [x["id"] for x in (await api.get("/v1/batch_message", params={"status": "CREATED"})).json()["data"]] == [
         a["id"]
     ]

@@ -19,6 +19,7 @@ from openhero.messaging import attachments, batch, service, short_links
 from openhero.messaging.models import SandboxOutboxEntry
 from openhero.messaging.schemas import (
     AutomatedMessageOut,
+    BatchMessageListOut,
     BatchMessageOut,
     BatchRecipientOut,
     CreateAttachmentLinkRequest,
@@ -146,19 +147,20 @@ async def create_batch(
     "/v1/batch_message",
     operation_id="listBatchMessages",
     tags=TAG,
-    response_model=ListResponse[BatchMessageOut],
+    response_model=BatchMessageListOut,
     summary="Page through the practice group's batch messages, optionally filtered by status.",
-    description="openhero answers the `{data, count}` list envelope every other list uses (Hero's docs "
-    "show a single BatchMessage here, which reads as a documentation artefact), newest "
-    "first. `status` takes a batch status (CREATED, PENDING, SENDING, COMPLETED) or a "
+    description="openhero answers the `{data, count}` list envelope every other list uses, newest first. "
+    "Hero's docs show a single BatchMessage here, so the page's first batch is also given at the top level "
+    "(`id`, `name`, `status`, `channel`, `subject`, `content`; null on an empty page): a client written "
+    "against either reading works unchanged. `status` takes a batch status (CREATED, PENDING, SENDING, COMPLETED) or a "
     "recipient status from the docs' enum (ENRICHMENT_ERROR, ENRICHED, INVALID_PAYLOAD, "
     "QUEUED: batches with at least one such recipient).",
 )
 async def list_batches(
     session: SessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
-) -> ListResponse[BatchMessageOut]:
+) -> BatchMessageListOut:
     rows, count = await batch.list_batches(session, principal, status, page)
-    return ListResponse(data=[batch_out(b) for b in rows], count=count)
+    return BatchMessageListOut.of([batch_out(b) for b in rows], count)
 
 
 @router.patch(

@@ -153,6 +153,26 @@ class BatchMessageOut(ApiModel):
     completed_at: Timestamp | None = None
 
 
+class BatchMessageListOut(ApiModel):
+    """The list envelope, plus the page's first batch at the top level: Hero's docs show this operation
+    answering a single BatchMessage, so a client written against them finds those fields where it
+    expects them, while ``data``/``count`` page through every batch."""
+
+    data: list[BatchMessageOut]
+    count: int
+    id: Id | None = None
+    name: str | None = None
+    status: Literal["CREATED", "PENDING", "SENDING", "COMPLETED"] | None = None
+    channel: Literal["SMS", "EMAIL", "NHS_APP"] | None = None
+    subject: str | None = None
+    content: str | None = None
+
+    @classmethod
+    def of(cls, items: list[BatchMessageOut], count: int) -> BatchMessageListOut:
+        first = items[0].model_dump(include={"id", "name", "status", "channel", "subject", "content"}) if items else {}
+        return cls(data=items, count=count, **first)
+
+
 class BatchRecipientOut(ApiModel):
     id: Id
     nhs_number: str | None = None
