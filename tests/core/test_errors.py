@@ -56,3 +56,9 @@ async def test_unexpected_exception_is_500_in_shape_with_request_id(settings, cl
     body = assert_error(r, 500, "internal_error")
     assert "req-123" in body["message"][0]["message"]
     assert any("req-123" in rec.getMessage() for rec in caplog.records)
+
+
+async def test_openapi_requires_both_headers_together(client):
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["paths"]["/v2/tasks"]["get"]["security"] == [{"apiKeyAuth": [], "practiceGroupId": []}]
+    assert schema["paths"]["/v2/tasks"]["get"]["operationId"] == "listTasks"

@@ -1,6 +1,9 @@
-"""Per-key rate limit with the ``limits`` package (a sliding window counter: O(1) per request).
+"""Per-key rate limits with the ``limits`` package.
 
-Counters live in memory, or in Redis when OPENHERO_REDIS_URL is set so several API processes share one budget.
+Budgets up to ``EXACT_UP_TO`` requests per window use an exact moving window (it keeps one timestamp per
+request, cheap at that size); larger ones use a sliding window counter, O(1) per request but approximate
+at window boundaries. Counters live in memory, or in Redis when OPENHERO_REDIS_URL is set so several API
+processes share one budget.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import time
 from fastapi import Request
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from openhero.core.errors import RateLimited
+
+EXACT_UP_TO = 10_000
 
 
 def _async_uri(url: str) -> str:
@@ -27,7 +32,8 @@ class KeyRateLimiter:
         self.storage: Storage = (RedisStorage(_async_uri(redis_url), implementation="redispy",
                                               key_prefix=namespace)
                                  if redis_url else MemoryStorage())
-        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        exact = self.item.amount <= EXACT_UP_TO
+        self.strategy = (MovingWindowRateLimiter if exact else SlidingWindowCounterRateLimiter)(self.storage)
 
     async def hit(self, key_id: int) -> None:
         await self.hit_identifier(f"key:{key_id}")
