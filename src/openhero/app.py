@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -18,14 +17,11 @@ from openhero.core.clock import Clock
 from openhero.core.db import Database
 from openhero.core.errors import install_error_handlers
 from openhero.core.ratelimit import KeyRateLimiter
+from openhero.domains import domain_modules
 from openhero.settings import Settings, get_settings
 
 log = logging.getLogger("openhero")
 
-# Each domain package exposes ``endpoints.router`` (and optionally ``pages.router`` for HTML pages).
-DOMAINS = ("practice", "tasks", "patients", "booking", "messaging", "webhooks", "links", "forms",
-           "episodes", "prescriptions", "partners", "hca",
-           "invoicing")
 
 DESCRIPTION = """\
 openhero: an open, self-hostable implementation of the Hero Health Public API.
@@ -71,15 +67,9 @@ class RequestIdMiddleware:
 
 
 def _include_domains(app: FastAPI) -> None:
-    for domain in DOMAINS:
-        for module_name in ("endpoints", "pages"):
-            full = f"openhero.{domain}.{module_name}"
-            try:
-                module = importlib.import_module(full)
-            except ModuleNotFoundError as exc:
-                if exc.name in (full, f"openhero.{domain}"):
-                    continue
-                raise
+    """Each domain's ``endpoints.router`` and, for patient-facing HTML, ``pages.router``."""
+    for kind in ("endpoints", "pages"):
+        for _domain, module in domain_modules(kind):
             app.include_router(module.router)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import signal
@@ -11,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from openhero.domains import domain_modules
 from openhero.settings import Settings, get_settings
 
 app = typer.Typer(help="openhero: an open, self-hostable Hero Health Public API server.", no_args_is_help=True)
@@ -20,15 +20,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
 # Domain CLIs mounted as `openhero <domain> ...` when the domain provides ``cli.app``.
-for _domain in ("patients", "booking", "messaging", "webhooks", "links", "forms", "tasks", "invoicing", "episodes",
-                "prescriptions"):
-    _name = f"openhero.{_domain}.cli"
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name is None or not _name.startswith(_exc.name):
-            raise
-        continue
+for _domain, _module in domain_modules("cli"):
     app.add_typer(_module.app, name=_domain)
 
 

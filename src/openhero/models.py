@@ -1,34 +1,18 @@
-"""Imports every domain's models so the metadata is complete (Alembic, schema checks)."""
+"""Imports every table definition so the metadata is complete (Alembic, schema checks)."""
 
 from __future__ import annotations
 
 import importlib
 
 from openhero.core.db import Base
+from openhero.domains import domain_modules
 
-MODEL_MODULES = (
-    "openhero.practice.models",
-    "openhero.patients.models",
-    "openhero.tasks.models",
-    "openhero.core.outbox",
-    "openhero.core.audit",
-    "openhero.core.jobs",
-    "openhero.booking.models",
-    "openhero.messaging.models",
-    "openhero.webhooks.models",
-    "openhero.links.models",
-    "openhero.forms.models",
-    "openhero.episodes.models",
-    "openhero.prescriptions.models",
-    "openhero.invoicing.models",
-)
+# Core tables that belong to no domain.
+CORE_MODEL_MODULES = ("openhero.core.outbox", "openhero.core.audit", "openhero.core.jobs")
 
 
 def load_all() -> type[Base]:
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise  # a real import error inside an existing module
+    for name in CORE_MODEL_MODULES:
+        importlib.import_module(name)
+    domain_modules("models")
     return Base

@@ -11,7 +11,6 @@ Run it with ``openhero worker``; ``openhero serve`` also runs one in-process unl
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import random
@@ -35,15 +34,6 @@ try:  # httpcore tries `import sniffio` on every request; when it is absent that
 except ImportError:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
-# Domain modules whose import registers handlers and pollers.
-JOB_MODULES = (
-    "openhero.webhooks.jobs",
-    "openhero.messaging.jobs",
-    "openhero.booking.jobs",
-    "openhero.patients.jobs",
-    "openhero.links.jobs",
-    "openhero.episodes.jobs",
-)
 
 
 @dataclass
@@ -89,12 +79,10 @@ def poller(fn: Poller) -> Poller:
 
 
 def load_job_modules() -> None:
-    for name in JOB_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise  # a real import error inside an existing module
+    """Import every domain's ``jobs`` module; importing registers its handlers and pollers."""
+    from openhero.domains import domain_modules
+
+    domain_modules("jobs")
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0) -> timedelta:

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SessionDep
 from openhero.core.pagination import PageDep, array_filter, enum_error, parse_ids, parse_sort
-from openhero.episodes import jobs as _jobs  # noqa: F401  (registers the task-filing poller with the worker)
 from openhero.episodes import schemas, service, views
 
 router = APIRouter(dependencies=[Depends(authenticate)], tags=["Episode"])

@@ -1,6 +1,6 @@
 """The worker poller that files new tasks into episodes (see ``service.file_new_tasks``).
 
-Registered when the worker imports this module (``openhero.episodes.jobs`` in core.worker.JOB_MODULES).
+Registered when the worker imports every domain's ``jobs`` module (``openhero.domains``).
 """
 
 from __future__ import annotations

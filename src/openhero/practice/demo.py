@@ -6,7 +6,6 @@ Seeding is idempotent: a practice group is recognised by its ODS code and seeded
 
 from __future__ import annotations
 
-import importlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import AppointmentType
+from openhero.domains import import_optional
 from openhero.practice.models import Admin, AdminTeam, Location, Network, PracticeGroup, Practitioner
 from openhero.tasks.models import PRIORITY_RANK, Task
 
@@ -95,13 +95,8 @@ async def _group_by_ods(session: AsyncSession, ods: str) -> PracticeGroup | None
 
 async def _optional_hook(module: str, function: str, *args: Any) -> Any:
     """Call another domain's demo hook when that domain is installed."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not module.startswith(exc.name):
-            raise
-        return None
-    return await getattr(mod, function)(*args)
+    mod = import_optional(module)
+    return None if mod is None else await getattr(mod, function)(*args)
 
 
 async def seed_demo(session: AsyncSession, now: datetime) -> DemoIds:
