@@ -30,7 +30,13 @@ class Settings(BaseSettings):
     # Adapters
     pds_adapter: str = Field(default="sandbox", pattern="^(sandbox|pds_fhir)$")
     pds_base_url: str | None = None
+    # Budget for one trace, retries included.
     pds_timeout_seconds: float = 10.0
+    # Application-restricted access (NHS signed JWT); unset for the unauthenticated NHS sandbox.
+    pds_token_url: str | None = None
+    pds_api_key: str | None = None
+    pds_private_key_file: str | None = None
+    pds_key_id: str | None = None
     sms_provider: str = Field(default="sandbox", pattern="^(sandbox|notify)$")
     email_provider: str = Field(default="sandbox", pattern="^(sandbox|smtp|notify)$")
     smtp_host: str = "127.0.0.1"

@@ -46,6 +46,7 @@ PdsDep = Annotated[PdsAdapter, Depends(pds_adapter)]
 )
 async def register_patient_pds(
     body: schemas.RegisterPatientPdsRequest,
+    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
     clock: ClockDep,
@@ -54,7 +55,9 @@ async def register_patient_pds(
     # End the read-only transaction authentication opened: SQLite holds its write lock from BEGIN
     # IMMEDIATE, and no other writer should wait while PDS is being asked.
     await session.commit()
-    result = await service.register_pds(session, principal, adapter, body, clock.now())
+    result = await service.register_pds(
+        session, principal, adapter, body, clock.now(), correlation_id=request.headers.get("X-Correlation-ID")
+    )
     if isinstance(result, service.IdentityCheck):
         return schemas.IdentityVerificationRequired(message=result.message, login_url=result.login_url)
     return schemas.PatientIdResponse(patient_id=result.id)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core import audit
 from openhero.core.auth import Principal
-from openhero.core.errors import BadGateway, Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from openhero.core.errors import BadGateway, Conflict, NotFound, ServiceUnavailable, ValidationFailed, error_item
 from openhero.core.pagination import PageParams
 from openhero.core.tenancy import get_owned
 from openhero.patients.models import EhrRecord, Patient
@@ -27,6 +27,7 @@ from openhero.patients.pds import (
     PdsUnavailable,
 )
 from openhero.patients.schemas import RegisterPatientPdsRequest, RegisterPatientRequest
+from openhero.practice.models import PracticeGroup
 
 _CONTACT_FIELDS = (
     "mobile",
@@ -39,7 +40,10 @@ _CONTACT_FIELDS = (
     "county",
     "postcode",
 )
-_PDS_FIELDS = ("title", "first_name", "last_name", "sex", "dob", "deceased_at", *_CONTACT_FIELDS)
+_NAME_FIELDS = ("title", "first_name", "last_name")
+_ADDRESS_FIELDS = ("address_line_1", "address_line_2", "address_line_3", "town", "county", "postcode")
+# Each group is taken from PDS whole or not at all: a new address must not keep the old county.
+_PDS_GROUPS = (_NAME_FIELDS, _ADDRESS_FIELDS, ("mobile",), ("landline",), ("email",), ("sex",))
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,19 @@ async def _find_by_nhs(session: AsyncSession, group_id: int, numbers: list[str])
 
 
 def _apply_pds(patient: Patient, traced: PdsPatient, now: datetime) -> None:
-    for name in _PDS_FIELDS:
-        setattr(patient, name, getattr(traced, name))
+    """Refresh the stored patient from PDS. What PDS left out is kept: an answer without a
+    telecom or address (or with only ended ones we could not use) never erases what we hold."""
+    for group in _PDS_GROUPS:
+        if any(getattr(traced, name) is not None for name in group):
+            for name in group:
+                setattr(patient, name, getattr(traced, name))
+    patient.dob = traced.dob
+    if traced.deceased_at is not None:
+        patient.deceased_at = traced.deceased_at
     patient.nhs_number = traced.nhs_number
     patient.restricted = traced.restricted
-    patient.gp_ods_code = traced.gp_ods_code
+    if traced.gp_ods_code is not None:
+        patient.gp_ods_code = traced.gp_ods_code
     if traced.superseded_nhs_number:
         patient.previous_nhs_number = traced.superseded_nhs_number
     if traced.restricted:
@@ -147,18 +159,32 @@ async def _link_ehr(
     await session.flush()
 
 
-async def trace(adapter: PdsAdapter, body: RegisterPatientPdsRequest) -> PdsPatient:
-    """Ask PDS, turning its outcomes into API errors (nothing is stored on any failure)."""
+async def trace(
+    adapter: PdsAdapter,
+    body: RegisterPatientPdsRequest,
+    *,
+    ods_code: str | None = None,
+    correlation_id: str | None = None,
+) -> PdsPatient:
+    """Ask PDS, turning its outcomes into API errors (nothing is stored on any failure).
+
+    ``ods_code`` is the acting practice group's (PDS attributes the call to it) and
+    ``correlation_id`` the caller's ``X-Correlation-ID``, passed on to PDS."""
+    context = {"ods_code": ods_code, "correlation_id": correlation_id}
     try:
         if body.nhs_number:
-            return await adapter.trace_by_nhs_number(body.nhs_number, body.dob_date)
+            return await adapter.trace_by_nhs_number(body.nhs_number, body.dob_date, **context)
         return await adapter.trace_by_demographics(
-            body.forename or "", body.surname or "", body.dob_date, body.postcode or ""
+            body.forename or "", body.surname or "", body.dob_date, body.postcode or "", **context
         )
-    except PdsNotFound:
-        raise NotFound(
-            "Patient", code="patient_not_found", path=["nhs_number" if body.nhs_number else "surname"]
-        ) from None
+    except PdsNotFound as exc:
+        path: list[str | int] = ["nhs_number" if body.nhs_number else "surname"]
+        reason = str(exc)
+        if reason and reason != "No patient found":  # ambiguous search, unverifiable record
+            expected = "an NHS number and dob, or demographics, that PDS can verify"
+            item = error_item("patient_not_found", expected, path, reason)
+            raise NotFound("Patient", items=[item]) from None
+        raise NotFound("Patient", code="patient_not_found", path=path) from None
     except PdsDeceased:
         raise Conflict(
             "PDS records this patient as deceased",
@@ -178,6 +204,8 @@ async def register_pds(
     adapter: PdsAdapter,
     body: RegisterPatientPdsRequest,
     now: datetime,
+    *,
+    correlation_id: str | None = None,
 ) -> Patient | IdentityCheck:
     missing = body.missing_for_demographics()
     if missing:
@@ -193,8 +221,13 @@ async def register_pds(
                 for name in missing
             ],
         )
+    ods_code = (
+        await session.execute(select(PracticeGroup.ods_code).where(PracticeGroup.id == principal.practice_group_id))
+    ).scalar_one_or_none()
+    # Nothing to hold open while PDS answers (SQLite keeps its write lock from BEGIN IMMEDIATE).
+    await session.commit()
     try:
-        traced = await trace(adapter, body)
+        traced = await trace(adapter, body, ods_code=ods_code, correlation_id=correlation_id)
     except PdsIdentityCheckRequired as exc:
         return IdentityCheck(message=exc.message, login_url=exc.login_url)
     patient = await register_from_pds(session, principal, traced, now)

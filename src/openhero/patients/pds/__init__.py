@@ -3,6 +3,9 @@
     adapter = get_pds_adapter(settings, http)
     patient = await adapter.trace_by_nhs_number("9000000009", date(2010, 10, 22))
 
+With ``OPENHERO_PDS_TOKEN_URL`` set, ``pds_fhir`` uses application-restricted access (NHS signed
+JWT, see ``auth``); pass the acting organisation's ``ods_code`` and the caller's ``correlation_id``.
+
 Outcomes other than a ``PdsPatient`` are exceptions: ``PdsNotFound``, ``PdsIdentityCheckRequired``
 (``.login_url``), ``PdsDeceased`` (``.patient``), ``PdsUnavailable`` (and its subclass
 ``PdsBadResponse`` for an unreadable answer). Restricted records come back with ``restricted=True``
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import httpx
 
+from openhero.patients.pds.auth import PdsTokenSource, token_source_for
 from openhero.patients.pds.base import (
     PdsAdapter,
     PdsBadResponse,
@@ -36,10 +40,29 @@ __all__ = [
     "PdsIdentityCheckRequired",
     "PdsNotFound",
     "PdsPatient",
+    "PdsTokenSource",
     "PdsUnavailable",
     "SandboxPdsAdapter",
     "get_pds_adapter",
+    "pds_token_source",
 ]
+
+_AUTH_SETTINGS = ("pds_api_key", "pds_private_key_file", "pds_key_id")
+
+
+def pds_token_source(settings: Settings) -> PdsTokenSource | None:
+    """The shared token source for application-restricted access, or None without a token URL."""
+    if not settings.pds_token_url:
+        return None
+    missing = [name for name in _AUTH_SETTINGS if not getattr(settings, name)]
+    if missing:
+        raise RuntimeError("OPENHERO_PDS_TOKEN_URL needs " + ", ".join(f"OPENHERO_{name.upper()}" for name in missing))
+    return token_source_for(
+        token_url=settings.pds_token_url,
+        api_key=settings.pds_api_key or "",
+        private_key_file=settings.pds_private_key_file or "",
+        key_id=settings.pds_key_id or "",
+    )
 
 
 def get_pds_adapter(settings: Settings, http: httpx.AsyncClient | None = None) -> PdsAdapter:
@@ -53,6 +76,6 @@ def get_pds_adapter(settings: Settings, http: httpx.AsyncClient | None = None) -
             public_base_url=settings.public_base_url,
             secret_key=settings.secret_key,
             http=http,
-            access_token=getattr(settings, "pds_access_token", None),
+            token_source=pds_token_source(settings),
         )
     return SandboxPdsAdapter(public_base_url=settings.public_base_url, secret_key=settings.secret_key)

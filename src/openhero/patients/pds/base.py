@@ -87,6 +87,20 @@ class PdsBadResponse(PdsUnavailable):
 
 
 class PdsAdapter(Protocol):
-    async def trace_by_nhs_number(self, nhs_number: str, dob: date) -> PdsPatient: ...
+    """``ods_code`` is the acting organisation (sent as ``NHSD-End-User-Organisation-ODS``) and
+    ``correlation_id`` the API caller's ``X-Correlation-ID``; both are passed on when given."""
 
-    async def trace_by_demographics(self, forename: str, surname: str, dob: date, postcode: str) -> PdsPatient: ...
+    async def trace_by_nhs_number(
+        self, nhs_number: str, dob: date, *, ods_code: str | None = None, correlation_id: str | None = None
+    ) -> PdsPatient: ...
+
+    async def trace_by_demographics(
+        self,
+        forename: str,
+        surname: str,
+        dob: date,
+        postcode: str,
+        *,
+        ods_code: str | None = None,
+        correlation_id: str | None = None,
+    ) -> PdsPatient: ...

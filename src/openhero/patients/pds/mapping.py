@@ -35,6 +35,7 @@ RESTRICTED_CODES = frozenset({"R", "V", "REDACTED"})
 GENDERS = {"male": "Male", "female": "Female", "other": "Other", "unknown": "Not known"}
 TITLES = frozenset(PATIENT_TITLES)
 _TITLE_BY_LOWER = {t.lower().rstrip("."): t for t in TITLES}
+NO_BIRTH_DATE = "PDS holds no date of birth for this patient, so the trace cannot be verified"
 
 
 def parse_patient(resource: dict[str, Any]) -> FhirPatient:
@@ -57,16 +58,50 @@ def parse_search_bundle(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _current(items: list[Any] | None, today: date) -> list[Any]:
-    """Items whose period has not ended (PDS keeps history with period.end)."""
-    live = []
-    for item in items or []:
-        period = getattr(item, "period", None)
-        end = getattr(period, "end", None) if period else None
-        end_date = end.date() if isinstance(end, datetime) else end
-        if end_date is None or end_date >= today:
-            live.append(item)
-    return live
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
+def _period(item: Any) -> tuple[date | None, date | None]:
+    period = getattr(item, "period", None)
+    if period is None:
+        return None, None
+    return _as_date(getattr(period, "start", None)), _as_date(getattr(period, "end", None))
+
+
+def _is_current(item: Any, today: date) -> bool:
+    start, end = _period(item)
+    return (start is None or start <= today) and (end is None or end >= today)
+
+
+def _recency(item: Any) -> date:
+    """How recent a no-longer-current entry is: when it ended, else when it started."""
+    start, end = _period(item)
+    return end or start or date.min
+
+
+def _choose(items: list[Any] | None, today: date, *uses: str) -> Any | None:
+    """The entry to use: a current one (by period), preferring ``uses`` in order; when none is
+    current, the most recent. PDS keeps history with ``period.end``, and its own sandbox records
+    have only ended periods, so "nothing current" must not mean "nothing"."""
+    items = [item for item in items or [] if getattr(item, "use", None) != "old"] or list(items or [])
+    live = [item for item in items if _is_current(item, today)]
+    if live:
+        return _pick(live, *uses)
+    if not items:
+        return None
+    # Past entries before future ones, then the latest first; a preferred use breaks ties.
+    rank = {use: i for i, use in enumerate(uses)}
+    return max(
+        items,
+        key=lambda item: (
+            (_period(item)[0] or date.min) <= today,
+            _recency(item),
+            -rank.get(getattr(item, "use", None) or "", len(rank)),
+        ),
+    )
 
 
 def _pick(items: list[Any], *uses: str) -> Any | None:
@@ -92,7 +127,7 @@ def _restricted(patient: FhirPatient) -> bool:
 
 
 def _address(patient: FhirPatient, today: date) -> dict[str, str | None]:
-    address = _pick(_current(patient.address, today), "home", "temp")
+    address = _choose(patient.address, today, "home", "temp")
     if address is None:
         return {}
     lines = [line for line in address.line or [] if line]
@@ -113,11 +148,11 @@ def _address(patient: FhirPatient, today: date) -> dict[str, str | None]:
 
 
 def _telecom(patient: FhirPatient, today: date) -> dict[str, str | None]:
-    items = _current(patient.telecom, today)
+    items = patient.telecom or []
     phones = [t for t in items if t.system in ("phone", "sms")]
-    mobile = _pick([t for t in phones if t.use == "mobile" or t.system == "sms"], "mobile")
-    landline = _pick([t for t in phones if t.use in ("home", "work")], "home", "work")
-    email = _pick([t for t in items if t.system == "email"], "home", "work")
+    mobile = _choose([t for t in phones if t.use == "mobile" or t.system == "sms"], today, "mobile")
+    landline = _choose([t for t in phones if t.use in ("home", "work")], today, "home", "work")
+    email = _choose([t for t in items if t.system == "email"], today, "home", "work")
     return {
         "mobile": mobile.value if mobile else None,
         "landline": landline.value if landline else None,
@@ -129,9 +164,12 @@ def patient_from_fhir(resource: dict[str, Any], *, today: date | None = None) ->
     """Map a PDS Patient resource; returns the patient and whether its NHS number is verified."""
     patient = parse_patient(resource)
     today = today or datetime.now(UTC).date()
-    if not patient.id or patient.birthDate is None:
-        raise PdsBadResponse("PDS returned a Patient without an id or birth date")
-    name = _pick(_current(patient.name, today), "usual", "official")
+    if not patient.id:
+        raise PdsBadResponse("PDS returned a Patient without an id")
+    if patient.birthDate is None:
+        # A valid answer (PDS's minimal record), but the caller's date of birth cannot be checked.
+        raise PdsNotFound(NO_BIRTH_DATE)
+    name = _choose(patient.name, today, "usual", "official")
     prefix = (name.prefix or [None])[0] if name else None
     deceased = patient.deceasedDateTime
     if deceased is None and patient.deceasedBoolean:
@@ -156,6 +194,18 @@ def patient_from_fhir(resource: dict[str, Any], *, today: date | None = None) ->
         **_address(patient, today),
     )
     return (out.without_contacts() if restricted else out), _verified(patient)
+
+
+def outcome_codes(body: dict[str, Any]) -> str:
+    """The Spine error codes of an OperationOutcome (e.g. "TOO_MANY_MATCHES"), comma separated."""
+    codes = []
+    for issue in body.get("issue") or []:
+        if not isinstance(issue, dict):
+            continue
+        for coding in (issue.get("details") or {}).get("coding") or []:
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                codes.append(coding["code"])
+    return ", ".join(codes)
 
 
 def identity_login_url(base_url: str, secret: str, nhs_number: str) -> str:

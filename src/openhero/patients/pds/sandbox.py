@@ -36,13 +36,24 @@ class SandboxPdsAdapter:
             login_url=identity_login_url(self._base_url, self._secret, traced.nhs_number),
         )
 
-    async def trace_by_nhs_number(self, nhs_number: str, dob: date) -> PdsPatient:
+    async def trace_by_nhs_number(
+        self, nhs_number: str, dob: date, *, ods_code: str | None = None, correlation_id: str | None = None
+    ) -> PdsPatient:
         person = self._by_number.get(nhs_number)
         if person is None:
             raise PdsNotFound("No patient found")
         return self._settle(person, nhs_number, dob)
 
-    async def trace_by_demographics(self, forename: str, surname: str, dob: date, postcode: str) -> PdsPatient:
+    async def trace_by_demographics(
+        self,
+        forename: str,
+        surname: str,
+        dob: date,
+        postcode: str,
+        *,
+        ods_code: str | None = None,
+        correlation_id: str | None = None,
+    ) -> PdsPatient:
         wanted = (_key(forename), _key(surname), dob.isoformat(), normalise_postcode(postcode))
         matches = [
             p
