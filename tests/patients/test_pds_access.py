@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from openhero.cli import app as openhero_cli
-from openhero.patients.pds import get_pds_adapter, pds_token_source
+from openhero.patients.pds import PdsUnavailable, get_pds_adapter, pds_token_source
 from openhero.settings import get_settings
 from tests.core.test_auth import assert_error
 from tests.patients.conftest import API_KEY, KEY_ID
@@ -135,9 +135,16 @@ async def test_token_endpoint_failures_are_clean_and_never_leak_the_assertion(
     assert "misconfigured" in assert_error(r, 503, "service_unavailable")["message"][0]["message"]
 
 
-def test_incomplete_token_settings_are_named(pds_settings):
-    with pytest.raises(RuntimeError, match="OPENHERO_PDS_KEY_ID"):
-        get_pds_adapter(pds_settings.model_copy(update={"pds_key_id": None}))
+async def test_incomplete_token_settings_are_a_503_naming_them(fhir_api, fhir_app, pds, pds_settings):
+    fhir_app.state.settings = pds_settings.model_copy(update={"pds_key_id": None, "pds_api_key": ""})
+    r = await fhir_api.post("/v1/patients/register_pds", json=JANE)
+    message = assert_error(r, 503, "service_unavailable")["message"][0]["message"]
+    assert "OPENHERO_PDS_API_KEY, OPENHERO_PDS_KEY_ID not set" in message
+    assert pds.token_requests == 0 and pds.requests == []
+    with pytest.raises(PdsUnavailable, match="OPENHERO_PDS_KEY_ID"):
+        await get_pds_adapter(pds_settings.model_copy(update={"pds_key_id": ""})).trace_by_nhs_number(
+            "9000000009", date(2010, 10, 22)
+        )
 
 
 def test_cli_trace_and_jwks_use_the_same_settings(pds, pds_settings, pds_private_key, monkeypatch):

@@ -51,17 +51,19 @@ _AUTH_SETTINGS = ("pds_api_key", "pds_private_key_file", "pds_key_id")
 
 
 def pds_token_source(settings: Settings) -> PdsTokenSource | None:
-    """The shared token source for application-restricted access, or None without a token URL."""
+    """The shared token source for application-restricted access, or None without a token URL.
+
+    Incomplete token settings do not fail here (that would be a 500 on every request): the source
+    refuses to mint a token, so each trace is a 503 naming the missing setting, logged once per trace."""
     if not settings.pds_token_url:
         return None
-    missing = [name for name in _AUTH_SETTINGS if not getattr(settings, name)]
-    if missing:
-        raise RuntimeError("OPENHERO_PDS_TOKEN_URL needs " + ", ".join(f"OPENHERO_{name.upper()}" for name in missing))
+    missing = [f"OPENHERO_{name.upper()}" for name in _AUTH_SETTINGS if not getattr(settings, name)]
     return token_source_for(
         token_url=settings.pds_token_url,
         api_key=settings.pds_api_key or "",
         private_key_file=settings.pds_private_key_file or "",
         key_id=settings.pds_key_id or "",
+        missing=tuple(missing),
     )
 
 

@@ -39,8 +39,11 @@ REFRESH_MARGIN_SECONDS = 30.0
 
 
 class PdsTokenSource:
-    def __init__(self, *, token_url: str, api_key: str, private_key_file: str, key_id: str) -> None:
+    def __init__(
+        self, *, token_url: str, api_key: str, private_key_file: str, key_id: str, missing: tuple[str, ...] = ()
+    ) -> None:
         self.token_url = token_url
+        self._missing = missing
         self._api_key = api_key
         self._key_file = private_key_file
         self._key_id = key_id
@@ -58,6 +61,9 @@ class PdsTokenSource:
         return lock
 
     def _private_key(self) -> RSAPrivateKey:
+        if self._missing:
+            log.error("PDS token settings incomplete: %s not set", ", ".join(self._missing))
+            raise PdsUnavailable("PDS access is misconfigured: " + ", ".join(self._missing) + " not set")
         if self._key is None:
             try:
                 key = load_pem_private_key(Path(self._key_file).read_bytes(), password=None)
@@ -155,15 +161,17 @@ def _seconds(value: Any) -> float | None:
     return seconds if seconds > 0 else None
 
 
-_SOURCES: dict[tuple[str, str, str, str], PdsTokenSource] = {}
+_SOURCES: dict[tuple[str, str, str, str], PdsTokenSource] = {}  # a handful at most: one per configuration
 
 
-def token_source_for(*, token_url: str, api_key: str, private_key_file: str, key_id: str) -> PdsTokenSource:
+def token_source_for(
+    *, token_url: str, api_key: str, private_key_file: str, key_id: str, missing: tuple[str, ...] = ()
+) -> PdsTokenSource:
     """The process's token source for this configuration (created on first use, then shared)."""
     key = (token_url, api_key, private_key_file, key_id)
     source = _SOURCES.get(key)
     if source is None:
         source = _SOURCES[key] = PdsTokenSource(
-            token_url=token_url, api_key=api_key, private_key_file=private_key_file, key_id=key_id
+            token_url=token_url, api_key=api_key, private_key_file=private_key_file, key_id=key_id, missing=missing
         )
     return source
