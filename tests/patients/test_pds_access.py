@@ -43,7 +43,7 @@ def test_client_assertion_is_what_nhs_asks_for(pds_settings, pds_private_key):
     assert jwt.decode(second, options={"verify_signature": False})["jti"] != claims["jti"]
 
 
-async def test_token_is_fetched_once_and_reused_by_every_request(fhir_api, pds):
+async def test_token_is_fetched_once_and_reused_by_every_request(fhir_api, pds, tenant):
     assert (await fhir_api.post("/v1/patients/register_pds", json=JANE)).status_code == 200
     assert (await fhir_api.post("/v1/patients/register_pds", json=JANE)).status_code == 200
     results = await asyncio.gather(
@@ -55,6 +55,10 @@ async def test_token_is_fetched_once_and_reused_by_every_request(fhir_api, pds):
     assert pds.token_requests == 1 and pds.token_errors == []
     tokens = {seen.headers["authorization"] for seen in pds.requests}
     assert len(tokens) == 1 and len(pds.requests) == 11
+    ods = {seen.headers["nhsd-end-user-organisation-ods"] for seen in pds.requests}
+    request_ids = [uuid.UUID(seen.headers["x-request-id"]) for seen in pds.requests]
+    assert ods == {tenant.group.ods_code} and {i.version for i in request_ids} == {4}
+    assert len(set(request_ids)) == 11
 
 
 async def test_concurrent_first_requests_share_one_token_fetch(fhir_api, pds):
