@@ -16,6 +16,7 @@ from openhero import __version__
 from openhero.core.clock import Clock
 from openhero.core.db import Database
 from openhero.core.errors import install_error_handlers
+from openhero.core.idempotency import IdempotencyMiddleware
 from openhero.core.ratelimit import KeyRateLimiter
 from openhero.domains import domain_modules
 from openhero.settings import Settings, get_settings
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     _include_domains(app)
 
