@@ -42,6 +42,14 @@ def test_moving_the_clock_expires_access_tokens(openhero_sandbox):
     assert httpx.get(openhero_sandbox.base_url + "/v1/me", headers=auth).status_code == 401
 
 
+def test_faults_make_pds_unavailable(openhero_sandbox):
+    body = {"nhs_number": "9000000009", "dob": "2010-10-22"}
+    openhero_sandbox.fault("pds", "unavailable")
+    assert openhero_sandbox.client.post("/v1/patients/register_pds", json=body).status_code == 503
+    openhero_sandbox.clear_faults()
+    assert openhero_sandbox.client.post("/v1/patients/register_pds", json=body).status_code == 200
+
+
 def test_session_sandbox_keeps_state_a(openhero_sandbox_session):
     r = openhero_sandbox_session.client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/x",
                                                                   "event_type": "appointment.confirmed"})
@@ -65,4 +73,4 @@ def test_a_partner_test_file_runs_against_the_sandbox(tmp_path: Path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "5 passed" in result.stdout
+    assert "6 passed" in result.stdout

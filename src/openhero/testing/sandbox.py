@@ -1,6 +1,6 @@
 """A throwaway openhero sandbox for a partner's tests: its own SQLite database with the demo data, served by
 uvicorn on a free loopback port in a background thread, with an in-process worker (webhooks are really sent)
-and a clock the test can move forward.
+a test clock and fault switches (the sandbox's own HTTP routes).
 
     sandbox = start_sandbox(tmp_path)
     sandbox.client.get("/v1/me")
@@ -23,14 +23,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-from openhero.core.clock import OffsetClock
 
 SIGNATURE_HEADER = "X-Herohealth-Signature"
 TIMESTAMP_HEADER = "X-Herohealth-Timestamp"
@@ -116,7 +114,6 @@ class Sandbox:
     api_key: str
     practice_group_id: str
     client: httpx.Client
-    clock: OffsetClock
     _stop: Any = None
     _receivers: list[WebhookReceiver] = field(default_factory=list)
 
@@ -124,12 +121,23 @@ class Sandbox:
     def headers(self) -> dict[str, str]:
         return {"x-api-key": self.api_key, "x-practice-group-id": self.practice_group_id}
 
-    def advance(self, seconds: float) -> None:
-        """Move the sandbox's clock forward: holds lapse, scheduled sends and retries fall due, and the worker
-        picks up what became due within a poll interval."""
-        if seconds <= 0:
-            raise ValueError("the sandbox clock only moves forward")
-        self.clock.offset += timedelta(seconds=seconds)
+    def advance(self, seconds: int) -> datetime:
+        """Move the practice group's sandbox clock forward (``POST /openhero/v1/sandbox/clock/advance``): holds
+        lapse, tokens expire, scheduled sends fall due and the worker picks them up within a poll interval.
+        Returns the group's new time."""
+        r = self.client.post("/openhero/v1/sandbox/clock/advance", json={"seconds": int(seconds)})
+        r.raise_for_status()
+        return datetime.fromisoformat(r.json()["now"].replace("Z", "+00:00"))
+
+    def fault(self, name: str, mode: str, for_seconds: int | None = None) -> None:
+        """Switch a fault on (``PUT /openhero/v1/sandbox/faults/{name}``), e.g. ``fault("pds", "unavailable")``."""
+        body: dict[str, Any] = {"mode": mode}
+        if for_seconds is not None:
+            body["for_seconds"] = for_seconds
+        self.client.put(f"/openhero/v1/sandbox/faults/{name}", json=body).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.client.delete("/openhero/v1/sandbox/faults").raise_for_status()
 
     def webhook_receiver(self, signing_key: str | None = None, status: int = 200) -> WebhookReceiver:
         receiver = WebhookReceiver(signing_key=signing_key, status=status)
@@ -187,8 +195,7 @@ def start_sandbox(directory: Path, *, template: tuple[Path, dict[str, str]] | No
     settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", sandbox=True, secret_key=credentials["secret_key"],
                         public_base_url=base_url, rate_limit="100000/minute", worker_poll_interval_seconds=0.05,
                         _env_file=None)  # type: ignore[call-arg]
-    clock = OffsetClock()
-    app = create_app(settings, clock=clock, run_worker=True)
+    app = create_app(settings, run_worker=True)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     failure: list[BaseException] = []
 
@@ -215,4 +222,4 @@ def start_sandbox(directory: Path, *, template: tuple[Path, dict[str, str]] | No
     headers = {"x-api-key": credentials["api_key"], "x-practice-group-id": credentials["practice_group_id"]}
     client = httpx.Client(base_url=base_url, headers=headers, timeout=30)
     return Sandbox(base_url=base_url, api_key=credentials["api_key"],
-                   practice_group_id=credentials["practice_group_id"], client=client, clock=clock, _stop=stop)
+                   practice_group_id=credentials["practice_group_id"], client=client, _stop=stop)
