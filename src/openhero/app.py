@@ -16,7 +16,9 @@ from openhero import __version__
 from openhero.core.clock import Clock
 from openhero.core.db import Database
 from openhero.core.errors import install_error_handlers
+from openhero.core.idempotency import IdempotencyMiddleware
 from openhero.core.ratelimit import KeyRateLimiter
+from openhero.core.sandbox import wrap_clock
 from openhero.domains import domain_modules
 from openhero.settings import Settings, get_settings
 
@@ -66,10 +68,13 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def _include_domains(app: FastAPI) -> None:
-    """Each domain's ``endpoints.router`` and, for patient-facing HTML, ``pages.router``."""
+def _include_domains(app: FastAPI, settings: Settings) -> None:
+    """Each domain's ``endpoints.router`` and, for patient-facing HTML, ``pages.router``. A module that says
+    ``SANDBOX_ONLY = True`` exists in sandbox mode only (elsewhere its routes are 404 and undocumented)."""
     for kind in ("endpoints", "pages"):
         for _domain, module in domain_modules(kind):
+            if getattr(module, "SANDBOX_ONLY", False) and not settings.sandbox:
+                continue
             app.include_router(module.router)
 
 
@@ -129,13 +134,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
-    app.state.clock = clock or Clock()
+    app.state.clock = wrap_clock(clock or Clock(), app.state.db, settings.sandbox)
     app.state.limiter = KeyRateLimiter(settings.rate_limit, settings.redis_url, settings.rate_limit_namespace)
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    _include_domains(app)
+    _include_domains(app, settings)
 
     _merge_security_requirements(app)
 

@@ -168,8 +168,10 @@ def run_worker(once: Annotated[bool, typer.Option("--once", help="run what is du
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def main() -> None:
+        from openhero.core.sandbox import wrap_clock
+
         db = Database(settings.database_url)
-        w = Worker(db, settings, Clock(), concurrency=concurrency)
+        w = Worker(db, settings, wrap_clock(Clock(), db, settings.sandbox), concurrency=concurrency)
         try:
             if once:
                 await w.drain()

@@ -12,7 +12,7 @@ from types import ModuleType
 
 DOMAINS = (
     "practice", "tasks", "patients", "booking", "messaging", "webhooks", "links", "forms",
-    "episodes", "prescriptions", "partners", "hca", "invoicing",
+    "episodes", "prescriptions", "partners", "hca", "invoicing", "sandbox",
 )
 
 

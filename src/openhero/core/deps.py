@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.clock import Clock
 from openhero.core.db import Database
+from openhero.core.sandbox import sandbox_state, use_group
 from openhero.settings import Settings
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,7 +37,13 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_clock(request: Request) -> Clock:
-    return request.app.state.clock
+    clock: Clock = request.app.state.clock
+    state = sandbox_state(clock)
+    if state is not None:  # sandbox mode: the acting group's test clock (see core.sandbox)
+        await state.refresh()
+        raw = request.headers.get("x-practice-group-id", "").strip()
+        use_group(int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None)
+    return clock
 
 
 # Dependencies are coroutines: FastAPI runs plain ``def`` dependencies in a thread pool, a hop per call.

@@ -55,15 +55,20 @@ async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | No
 
 
 async def claim(session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int,
-                kinds: list[str] | None = None, postgres: bool) -> list[Job]:
+                kinds: list[str] | None = None, postgres: bool,
+                group_offsets: dict[int, timedelta] | None = None) -> list[Job]:
     """Claim up to ``limit`` due jobs (queued and due, or running with an expired lease).
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so concurrent workers never take the same row.
     SQLite: one conditional UPDATE ... RETURNING inside a BEGIN IMMEDIATE transaction (writers are
     serialised, so the update is atomic with respect to other workers).
     """
+    queued_due = Job.run_at <= now
+    if group_offsets:  # sandbox groups whose clock is ahead: their jobs fall due by their own time
+        queued_due = or_(queued_due, *(and_(Job.practice_group_id == group, Job.run_at <= now + offset)
+                                       for group, offset in group_offsets.items() if offset > timedelta(0)))
     due = or_(
-        and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
+        and_(Job.status == JobStatus.QUEUED, queued_due),
         and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
     )
     candidates = select(Job.id).where(due).order_by(Job.run_at).limit(limit)

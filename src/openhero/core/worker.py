@@ -25,6 +25,7 @@ from typing import Any
 from openhero.core import jobs as jobs_repo
 from openhero.core.clock import Clock
 from openhero.core.db import Database
+from openhero.core.sandbox import sandbox_state, use_group
 from openhero.settings import Settings
 
 log = logging.getLogger("openhero.worker")
@@ -156,7 +157,11 @@ class Worker:
             self._idle_since[key] = time.monotonic()
 
     async def _run_jobs(self) -> int:
+        use_group(None)
         now = self.clock.now()
+        state = sandbox_state(self.clock)
+        if state is not None:
+            await state.refresh()
         async with self.db.session() as session:
             claimed = await jobs_repo.claim(
                 session,
@@ -166,6 +171,7 @@ class Worker:
                 limit=self.settings.worker_batch_size,
                 kinds=self.kinds,
                 postgres=self.db.is_postgres,
+                group_offsets=state.offsets if state is not None else None,
             )
             await session.commit()
         if not claimed:
@@ -190,6 +196,7 @@ class Worker:
         if handler is None:
             return f"no handler for job kind {job.kind!r}", None, True
         async with self.semaphore:
+            use_group(job.practice_group_id)  # this task's clock and faults are the job's group's
             try:
                 await handler(self.ctx, job.payload)
             except Retry as exc:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.outbox import emit
+from openhero.core.sandbox import fault_for
 from openhero.messaging.models import Message
 from openhero.patients import ehr
 from openhero.patients.models import EhrEntry, Patient
@@ -40,6 +41,8 @@ async def write_message(session: AsyncSession, message: Message, *, now: datetim
         return message.wtr_status == "succeeded"
     patient = await session.get(Patient, message.patient_id) if message.patient_id else None
     reason = _refusal(message, patient)
+    if reason is None and fault_for(message.practice_group_id, "ehr_write") == "reject":
+        reason = "The practice's EHR rejected the entry (sandbox fault: reject)"
     if reason is None and patient is not None:
         source = f"message:{message.id}"
         exists = (

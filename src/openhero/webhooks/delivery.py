@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from openhero import __version__
+from openhero.core.sandbox import fault_for
 from openhero.core.worker import backoff
 from openhero.webhooks import signing
 from openhero.webhooks.models import DeliveryStatus
@@ -125,7 +126,10 @@ async def attempt(
             custom=target.headers,
             is_test=claimed.is_test,
         )
-        status_code, snippet = await _post(http, sender, target.url, body, headers)
+        if fault_for(target.practice_group_id, "webhooks") == "drop":  # sandbox fault: as if the receiver failed
+            status_code, snippet = 500, "sandbox fault: webhooks drop (nothing was sent)"
+        else:
+            status_code, snippet = await _post(http, sender, target.url, body, headers)
         record["response_snippet"] = snippet[:SNIPPET_CHARS] or None
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"

@@ -171,6 +171,7 @@ class Target:
     signing_key_encrypted: str | None
     headers: dict[str, str]
     live: bool
+    practice_group_id: int | None = None
 
 
 async def claim_deliveries(
@@ -207,12 +208,12 @@ async def claim_deliveries(
 async def load_targets(session: AsyncSession, webhook_ids: set[int]) -> dict[int, Target]:
     rows = (
         await session.execute(
-            select(Webhook.id, Webhook.url, Webhook.signing_key_encrypted, Webhook.headers, Webhook.deleted_at).where(
-                Webhook.id.in_(webhook_ids)
-            )
+            select(Webhook.id, Webhook.url, Webhook.signing_key_encrypted, Webhook.headers, Webhook.deleted_at,
+                   Webhook.practice_group_id).where(Webhook.id.in_(webhook_ids))
         )
     ).all()
-    return {r.id: Target(r.url, r.signing_key_encrypted, dict(r.headers or {}), r.deleted_at is None) for r in rows}
+    return {r.id: Target(r.url, r.signing_key_encrypted, dict(r.headers or {}), r.deleted_at is None,
+                         r.practice_group_id) for r in rows}
 
 
 @dataclass

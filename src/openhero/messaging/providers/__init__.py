@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from openhero.core.sandbox import current_group, fault_for
 from openhero.messaging.providers.base import Outgoing, Provider, ProviderUnavailable, SendResult
 from openhero.messaging.providers.sandbox import SandboxProvider
 from openhero.settings import Settings
@@ -16,6 +17,17 @@ __all__ = ["Outgoing", "Provider", "ProviderUnavailable", "SendResult", "get_pro
 
 
 def get_provider(channel: str, settings: Settings) -> Provider:
+    provider = _configured_provider(channel, settings)
+    # Sandbox mode: while the job's practice group has a fault switched on for this channel, the provider
+    # misbehaves on purpose (see providers/faults.py).
+    if settings.sandbox and fault_for(current_group.get(), channel) is not None:
+        from openhero.messaging.providers.faults import FaultInjectingProvider
+
+        return FaultInjectingProvider(provider)
+    return provider
+
+
+def _configured_provider(channel: str, settings: Settings) -> Provider:
     name = "sandbox"
     if channel == "sms":
         name = settings.sms_provider

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import httpx
 
+from openhero.core.sandbox import current_group, fault_for
 from openhero.patients.pds.auth import PdsTokenSource, token_source_for
 from openhero.patients.pds.base import (
     PdsAdapter,
@@ -68,7 +69,18 @@ def pds_token_source(settings: Settings) -> PdsTokenSource | None:
 
 
 def get_pds_adapter(settings: Settings, http: httpx.AsyncClient | None = None) -> PdsAdapter:
-    """The adapter chosen by ``OPENHERO_PDS_ADAPTER`` (``sandbox`` by default, or ``pds_fhir``)."""
+    """The adapter chosen by ``OPENHERO_PDS_ADAPTER`` (``sandbox`` by default, or ``pds_fhir``); in sandbox
+    mode, while the acting practice group has the ``pds`` fault switched on, wrapped to misbehave."""
+    adapter = _configured_adapter(settings, http)
+    if settings.sandbox and fault_for(current_group.get(), "pds") is not None:
+        from openhero.patients.pds.faults import FaultInjectingPdsAdapter
+
+        return FaultInjectingPdsAdapter(adapter, public_base_url=settings.public_base_url,  # type: ignore[return-value]
+                                        secret_key=settings.secret_key, timeout=settings.pds_timeout_seconds)
+    return adapter
+
+
+def _configured_adapter(settings: Settings, http: httpx.AsyncClient | None) -> PdsAdapter:
     if settings.pds_adapter == "pds_fhir":
         if not settings.pds_base_url:
             raise RuntimeError("OPENHERO_PDS_ADAPTER=pds_fhir needs OPENHERO_PDS_BASE_URL")

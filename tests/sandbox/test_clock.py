@@ -1,0 +1,96 @@
+"""The per-practice-group test clock: its routes, and the time-driven rules that follow it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+
+from openhero.app import create_app
+from tests.booking.builders import iso
+from tests.builders import make_patient, make_tenant
+
+CLOCK = "/openhero/v1/sandbox/clock"
+
+
+def parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+async def test_advance_and_reset_move_only_the_acting_groups_clock(api, client, clean, clock):
+    other = await make_tenant(clean)
+    r = await api.get(CLOCK)
+    assert r.status_code == 200 and r.json()["offset_seconds"] == 0
+    assert parse(r.json()["now"]) == clock.now()
+    r = await api.post(f"{CLOCK}/advance", json={"seconds": 3600})
+    assert r.status_code == 200, r.text
+    assert r.json()["offset_seconds"] == 3600 and parse(r.json()["now"]) == clock.now() + timedelta(hours=1)
+    r = await api.post(f"{CLOCK}/advance", json={"seconds": 60})
+    assert r.json()["offset_seconds"] == 3660
+    theirs = (await client.get(CLOCK, headers=other.headers)).json()
+    assert theirs["offset_seconds"] == 0 and parse(theirs["now"]) == clock.now()
+    for bad in ({"seconds": 0}, {"seconds": -5}, {"seconds": "soon"}, {}):
+        r = await api.post(f"{CLOCK}/advance", json=bad)
+        assert r.status_code == 400 and r.json()["message"][0]["path"] == ["seconds"], (bad, r.text)
+    r = await api.delete(CLOCK)
+    assert r.status_code == 200 and r.json()["offset_seconds"] == 0 and parse(r.json()["now"]) == clock.now()
+
+
+async def test_routes_do_not_exist_outside_sandbox_mode(settings, clean, tenant):
+    app = create_app(settings.model_copy(update={"sandbox": False}), db=clean)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=tenant.headers) as c:
+        for method, path in (("GET", CLOCK), ("POST", f"{CLOCK}/advance"), ("GET", "/openhero/v1/sandbox/faults"),
+                             ("PUT", "/openhero/v1/sandbox/faults/pds")):
+            r = await c.request(method, path, json={"seconds": 5, "mode": "error"})
+            assert r.status_code == 404 and r.json()["statusCode"] == 404, (method, path, r.text)
+        assert not any(p.startswith("/openhero/v1/sandbox") for p in app.openapi()["paths"])
+
+
+async def test_reservation_holds_lapse_by_the_groups_clock(api, world, clean):
+    first = (await api.post("/v1/appointments", json=world.reserve_body())).json()
+    assert (await api.post("/v1/appointments", json=world.reserve_body())).status_code == 409
+    await api.post(f"{CLOCK}/advance", json={"seconds": 16 * 60})
+    late = await api.patch(f"/v1/appointments/{first['id']}/book")
+    assert late.status_code == 409 and late.json()["message"][0]["code"] == "reservation_expired"
+    again = await api.post("/v1/appointments", json=world.reserve_body())
+    assert again.status_code == 200, again.text
+
+
+async def test_scheduled_sends_fall_due_by_the_groups_clock(api, client, clean, clock, tenant, drain):
+    other = await make_tenant(clean)
+    when = iso(clock.now() + timedelta(hours=2))
+    mine = await make_patient(clean, tenant.id)
+    theirs = await make_patient(clean, other.id)
+    body = {"message_type": "sms", "message_string": "Reminder", "send_at": when}
+    my_id = (await api.post("/v1/messages/send", json={**body, "patient_id": str(mine.id)})).json()["message_id"]
+    their_id = (await client.post("/v1/messages/send", json={**body, "patient_id": str(theirs.id)},
+                                  headers=other.headers)).json()["message_id"]
+    await drain()
+    assert (await api.get(f"/v1/messages/{my_id}")).json()["status"] == "queued"
+    await api.post(f"{CLOCK}/advance", json={"seconds": 2 * 3600})
+    await drain()
+    assert (await api.get(f"/v1/messages/{my_id}")).json()["status"] == "delivered"
+    # The other practice group's clock did not move: its message still waits.
+    assert (await client.get(f"/v1/messages/{their_id}", headers=other.headers)).json()["status"] == "queued"
+
+
+async def test_access_tokens_expire_by_the_groups_clock(api, app, tenant):
+    token = (await api.post("/v1/access_token")).json()["access_token"]
+    bearer = {"authorization": f"Bearer {token}", "x-practice-group-id": str(tenant.id)}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as browser:
+        assert (await browser.get("/v1/me", headers=bearer)).status_code == 200
+        await api.post(f"{CLOCK}/advance", json={"seconds": 29 * 60})
+        assert (await browser.get("/v1/me", headers=bearer)).status_code == 200
+        await api.post(f"{CLOCK}/advance", json={"seconds": 2 * 60})
+        r = await browser.get("/v1/me", headers=bearer)
+    assert r.status_code == 401 and r.json()["statusCode"] == 401
+
+
+async def test_a_second_process_sees_the_advance_within_a_refresh(api, settings, clean, clock, tenant):
+    await api.post(f"{CLOCK}/advance", json={"seconds": 600})
+    other_process = create_app(settings, clock=clock, db=clean)  # its own cache, as another process has
+    transport = httpx.ASGITransport(app=other_process)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=tenant.headers) as c:
+        got = (await c.get(CLOCK)).json()
+    assert got["offset_seconds"] == 600 and parse(got["now"]) == clock.now() + timedelta(minutes=10)
