@@ -33,6 +33,7 @@ from openhero.patients.pds import (
     get_pds_adapter,
 )
 from openhero.patients.service import register_from_pds
+from openhero.practice.models import PracticeGroup
 
 CHANNELS = {"SMS": "sms", "EMAIL": "email", "NHS_APP": "nhs_app"}
 PDS_CONCURRENCY = 8
@@ -82,11 +83,12 @@ def _pds_error(exc: PdsError) -> str:
     return f"PDS trace failed: {exc}"
 
 
-async def _trace(adapter: Any, nhs_number: str, dob: date, limit: asyncio.Semaphore) -> PdsPatient | str | None:
+async def _trace(adapter: Any, nhs_number: str, dob: date, limit: asyncio.Semaphore,
+                 ods_code: str | None) -> PdsPatient | str | None:
     """The traced person, an enrichment error, or None when PDS could not answer (try again)."""
     async with limit:
         try:
-            return await adapter.trace_by_nhs_number(nhs_number, dob)
+            return await adapter.trace_by_nhs_number(nhs_number, dob, ods_code=ods_code)
         except PdsUnavailable:
             return None
         except PdsError as exc:
@@ -162,7 +164,11 @@ async def enrich_chunk(ctx: JobContext, payload: dict[str, Any]) -> None:
     if to_trace:
         adapter = get_pds_adapter(ctx.settings, ctx.http)
         limit = asyncio.Semaphore(PDS_CONCURRENCY)
-        outcomes = await asyncio.gather(*(_trace(adapter, e.nhs_number, e.dob, limit) for e in to_trace))  # type: ignore[arg-type]
+        async with ctx.db.session(write=False) as session:  # PDS needs the acting organisation's ODS code
+            ods_code = (await session.execute(
+                select(PracticeGroup.ods_code).where(PracticeGroup.id == b.practice_group_id))).scalar_one_or_none()
+        outcomes = await asyncio.gather(*(_trace(adapter, e.nhs_number, e.dob, limit, ods_code)  # type: ignore[arg-type]
+                                          for e in to_trace))
         for e, outcome in zip(to_trace, outcomes, strict=True):
             if outcome is None:
                 if attempt < PDS_ATTEMPTS:
