@@ -38,8 +38,9 @@ PdsDep = Annotated[PdsAdapter, Depends(pds_adapter)]
     '`["nhs_number"]`; `dob` is `YYYY-MM-DD` or a date-time. Outcomes: traced → `{patient_id}` '
     "(the same id on every repeat; demographics refreshed from PDS); identity check needed → 200 "
     "`{message, login_url}` and nothing stored; not traced or dob mismatch → 404 "
-    "`patient_not_found`. openhero: deceased → 409 `patient_deceased`; PDS unreachable or timing "
-    "out → 503, PDS answering with an error → 502, nothing stored in either case; a restricted "
+    "`patient_not_found`. openhero: deceased → 409 `patient_deceased`; PDS unreachable, timing out, "
+    "rate-limiting (429) or failing (5xx) after bounded retries → 503, PDS refusing the request (4xx) or "
+    "answering something unreadable → 502, nothing stored in either case; a restricted "
     "(sensitive) record is registered without address or contact details; a superseded NHS "
     "number registers the patient under the current number. `ehr_partner_id` links the patient "
     "to that record of the practice's EHR when it exists.",
