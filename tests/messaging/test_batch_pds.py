@@ -15,7 +15,7 @@ PDS_FIELDS = ("pds_adapter", "pds_base_url", "pds_timeout_seconds", "pds_token_u
               "pds_private_key_file", "pds_key_id")
 
 
-async def test_enrichment_traces_with_the_practices_ods_code(api, tenant, clean, run_worker, pds, pds_settings):
+async def test_enrichment_traces_with_the_practices_ods_code(api, tenant, clean, run_worker, pds, pds_settings):  # noqa: F811
     batch = await create(api, recipients=[{"nhs_number": "9000000009", "dob": "2010-10-22"}])
     assert (await api.patch(f"/v1/batch_message/{batch['id']}/send")).status_code == 200
     await run_worker(**{name: getattr(pds_settings, name) for name in PDS_FIELDS})
