@@ -17,6 +17,7 @@ from openhero.core.clock import Clock
 from openhero.core.db import Database
 from openhero.core.errors import install_error_handlers
 from openhero.core.ratelimit import KeyRateLimiter
+from openhero.core.security import SecurityMiddleware
 from openhero.domains import domain_modules
 from openhero.settings import Settings, get_settings
 
@@ -66,9 +67,10 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def _include_domains(app: FastAPI) -> None:
-    """Each domain's ``endpoints.router`` and, for patient-facing HTML, ``pages.router``."""
-    for kind in ("endpoints", "pages"):
+def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
+    """Each domain's ``endpoints.router``, for patient-facing HTML ``pages.router``, and in sandbox mode
+    only ``sandbox.router`` (routes that do not exist outside it)."""
+    for kind in ("endpoints", "pages", *(("sandbox",) if sandbox else ())):
         for _domain, module in domain_modules(kind):
             app.include_router(module.router)
 
@@ -134,8 +136,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
+                       forwarded_allow_ips=settings.forwarded_allow_ips)
     app.add_middleware(RequestIdMiddleware)
-    _include_domains(app)
+    _include_domains(app, sandbox=settings.sandbox)
 
     _merge_security_requirements(app)
 
