@@ -251,3 +251,20 @@ def test_address_classification(address: str, public: bool) -> None:
 def test_numeric_ipv4_spellings(host: str, address: str | None) -> None:
     parsed = targets.parse_ipv4_host(host)
     assert (str(parsed) if parsed else None) == address
+
+
+async def test_the_httpx_path_also_connects_to_the_checked_address(receiver, dns):
+    """The client used behind a proxy: plain http goes to the checked IP, the Host header stays the name."""
+    from openhero.webhooks import delivery
+
+    port = receiver.url.rsplit(":", 1)[1]
+    url = f"http://receiver.example:{port}/via-httpx?a=1"
+    checked = await targets.TargetGuard(allow_private=True).resolve(url)
+    assert checked.address == "127.0.0.1" and checked.public is False
+    async with httpx.AsyncClient() as client:
+        status, _ = await delivery._post(client, None, url, b"{}", {"Content-Type": "application/json"}, checked)
+    assert status == 200 and len(receiver.requests) == 1
+    got = receiver.requests[0]
+    assert got.path == "/via-httpx" and got.headers["host"] == f"receiver.example:{port}"
+    with pytest.raises(targets.TargetRefused):
+        await targets.TargetGuard(allow_private=False).resolve(url)
