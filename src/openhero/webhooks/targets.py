@@ -166,6 +166,7 @@ class TargetGuard:
         self.allow_private = allow_private
         self.cache_seconds = cache_seconds
         self._cache: dict[tuple[str, int], tuple[float, list[IPAddress]]] = {}
+        self._checked: dict[str, tuple[float, Resolved]] = {}  # url -> the last check that passed
 
     async def _lookup(self, host: str, port: int) -> list[IPAddress]:
         key, now = (host, port), time.monotonic()
@@ -185,6 +186,18 @@ class TargetGuard:
 
     async def resolve(self, url: str) -> Resolved:
         """Raises InvalidTarget, TargetRefused, or OSError when the name does not resolve."""
+        now = time.monotonic()
+        hit = self._checked.get(url)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        resolved = await self._resolve(url)
+        if self.cache_seconds > 0:
+            if len(self._checked) > 4096:
+                self._checked.clear()
+            self._checked[url] = (now + self.cache_seconds, resolved)
+        return resolved
+
+    async def _resolve(self, url: str) -> Resolved:
         parts = split_url(url)
         if parts.ip is not None:
             addresses = [parts.ip]
