@@ -132,3 +132,17 @@ async def test_ehr_file_links_answer_plain_text_locked_down(http, clean, tenant,
     r = await http.get(f"/attachments/{uuid}")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert_locked_down(r)
+
+
+async def test_a_full_10_mb_file_fits_the_body_cap_and_more_is_refused(http, clean):
+    """The body cap (10 MB by default) is on the file: its base64 form (4/3 bigger) still fits."""
+    from openhero.messaging.attachments import MAX_FILE_BYTES
+
+    data = PDF + b"\0" * (MAX_FILE_BYTES - len(PDF))
+    r = await fetch(http, data, "big.pdf")
+    assert r.status_code == 200 and len(r.content) == MAX_FILE_BYTES
+    over = await upload(http, data + b"\0", "big.pdf")
+    assert over.status_code == 400 and over.json()["message"][0]["path"] == ["file_data"]
+    way_over = await http.post("/v1/attachment_links", content=b"x" * (MAX_FILE_BYTES * 4 // 3 + 70 * 1024),
+                               headers={"content-type": "application/json"})
+    assert way_over.status_code == 413 and way_over.json()["statusCode"] == 413

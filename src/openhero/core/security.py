@@ -3,7 +3,8 @@
 - **Body cap** (``OPENHERO_MAX_BODY_BYTES``, default 10 MB): a declared ``Content-Length`` over the cap
   is answered 413 before a byte of the body is read; a body without one (chunked) is counted as it
   streams and refused as soon as it passes the cap, so a 100 MB upload is never buffered. The 413 has
-  the contract's error body.
+  the contract's error body. Routes that take a file as base64 (attachment links) may send the cap's
+  worth of file: their bodies may be 4/3 of the cap plus 64 KiB.
 - **Security headers**: every answer says ``X-Content-Type-Options: nosniff``; every HTML answer also
   gets a Content-Security-Policy with ``frame-ancestors 'none'`` (no scripts, inline styles only),
   ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer`` (a link's code must not leak through
@@ -31,6 +32,9 @@ HTML_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:
 # FastAPI's /docs and /redoc load their scripts from a CDN: they keep working, but cannot be framed.
 DOCS_CSP = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
+# Routes whose body carries a file as base64: the cap is on the file, so their body may be 4/3 of it (plus
+# room for the other fields). POST /v1/attachment_links takes files up to the same 10 MB as the cap.
+BASE64_UPLOAD_PATHS = frozenset({"/v1/attachment_links"})
 # Patient-facing pages: booking and form links, approvals, attachments, identity checks.
 PAGE_PREFIXES = ("/l/", "/f/", "/attachments/", "/messages/", "/verify/")
 
@@ -112,6 +116,8 @@ class SecurityMiddleware:
             self._apply_forwarded(scope, headers)
         path: str = scope.get("path", "")
         limit = self.max_body_bytes
+        if path in BASE64_UPLOAD_PATHS:
+            limit = limit * 4 // 3 + 64 * 1024
         declared = next((v for k, v in headers if k == b"content-length"), None)
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await self._refuse(send, path, limit)
@@ -146,8 +152,9 @@ class SecurityMiddleware:
 
     async def _refuse(self, send: Send, path: str, limit: int) -> None:
         body = too_large_body(limit)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]  # the rest of the body is never read
+        # No "Connection: close": uvicorn then discards (never buffers) the rest of the body, so a client
+        # that reads the answer only after sending everything (most do) gets the 413 instead of a reset.
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": self._headers(path, headers)})
         await send({"type": "http.response.body", "body": body})
 
