@@ -207,8 +207,9 @@ class TargetGuard:
             addresses = await self._lookup(parts.host, parts.port)
         public = all(is_public(a) for a in addresses)
         if not public and not self.allow_private:
-            bad = next(a for a in addresses if not is_public(a))
-            raise TargetRefused(f"{parts.host} is or resolves to a non-public address ({bad})")
+            # A name's internal address is not repeated back: that would map the private network.
+            raise TargetRefused(f"{parts.host} is a non-public address" if parts.ip is not None
+                                else f"{parts.host} resolves to a non-public address")
         return Resolved(parts, str(addresses[0]), public)
 
 
