@@ -104,6 +104,7 @@ def start_worker(url: str) -> subprocess.Popen[bytes]:
         "OPENHERO_SECRET_KEY": SECRET,
         "OPENHERO_LOG_LEVEL": "warning",
         "OPENHERO_WORKER_LEASE_SECONDS": "10",
+        "OPENHERO_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
         "PYTHONPATH": str(ROOT / "src"),
     }
     return subprocess.Popen([sys.executable, "-m", "openhero.cli", "worker"], env=env, cwd=str(ROOT))

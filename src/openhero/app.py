@@ -19,6 +19,7 @@ from openhero.core.errors import install_error_handlers
 from openhero.core.idempotency import IdempotencyMiddleware
 from openhero.core.ratelimit import KeyRateLimiter
 from openhero.core.sandbox import wrap_clock
+from openhero.core.security import SecurityMiddleware
 from openhero.domains import domain_modules
 from openhero.settings import Settings, get_settings
 
@@ -68,12 +69,13 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def _include_domains(app: FastAPI, settings: Settings) -> None:
-    """Each domain's ``endpoints.router`` and, for patient-facing HTML, ``pages.router``. A module that says
-    ``SANDBOX_ONLY = True`` exists in sandbox mode only (elsewhere its routes are 404 and undocumented)."""
-    for kind in ("endpoints", "pages"):
+def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
+    """Each domain's ``endpoints.router``, for patient-facing HTML ``pages.router``, and in sandbox mode
+    only ``sandbox.router`` (routes that do not exist outside it). A module that says ``SANDBOX_ONLY = True``
+    (the sandbox domain's clock, faults and console) is likewise mounted in sandbox mode only."""
+    for kind in ("endpoints", "pages", *(("sandbox",) if sandbox else ())):
         for _domain, module in domain_modules(kind):
-            if getattr(module, "SANDBOX_ONLY", False) and not settings.sandbox:
+            if getattr(module, "SANDBOX_ONLY", False) and not sandbox:
                 continue
             app.include_router(module.router)
 
@@ -139,9 +141,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
+    # Outermost first on the way in: request id, security (body cap before anything buffers), idempotency.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
+                       forwarded_allow_ips=settings.forwarded_allow_ips)
     app.add_middleware(RequestIdMiddleware)
-    _include_domains(app, settings)
+    _include_domains(app, sandbox=settings.sandbox)
 
     _merge_security_requirements(app)
 

@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Run a worker inside each API process (the single-command demo); off when workers run separately.
     serve_worker: bool = False
+    # Security (README "Security"). Webhook targets on loopback/private/link-local/metadata addresses:
+    # refused unless true; unset means allowed in sandbox mode only.
+    webhook_allow_private: bool | None = None
+    # Request bodies larger than this are refused with 413 before they are read whole.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Peers (IPs or CIDRs, comma-separated, or "*") whose X-Forwarded-For names the client address.
+    forwarded_allow_ips: str = ""
+
+    @property
+    def webhook_private_allowed(self) -> bool:
+        return self.sandbox if self.webhook_allow_private is None else self.webhook_allow_private
 
     @property
     def is_sqlite(self) -> bool:

@@ -131,8 +131,11 @@ async def test_notes(api, inbox, clock):
                                           "admin_id": str(admin.id)})
     assert r.status_code == 200, r.text
     note = r.json()
-    assert note["id"] > 0 and isinstance(note["practice_group_id"], int) and note["description"] == "Improved today."
-    assert note["admin"] == {"id": admin.id, "first_name": "Amira", "last_name": "Khan", "full_name": "Amira Khan"}
+    # Ids are decimal strings, as everywhere else (issue 11).
+    assert note["id"].isdigit() and note["practice_group_id"] == str(episode.practice_group_id)
+    assert note["episode_id"] == str(episode.id) and note["description"] == "Improved today."
+    assert note["admin"] == {"id": str(admin.id), "first_name": "Amira", "last_name": "Khan",
+                             "full_name": "Amira Khan"}
     assert note["archived_at"] is None and note["created_at"].endswith("Z")
     r = await api.post("/v1/notes", json={"episode_id": episode.id, "description": "No admin"})
     assert r.status_code == 200 and r.json()["admin"] is None

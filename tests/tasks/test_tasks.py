@@ -106,7 +106,10 @@ async def test_get_task_v2_shape(api, inbox):
     body = r.json()
     assert body["id"] == str(task.id) and body["status"] == "open" and body["priority"] == "high"
     assert body["assignee"] == {"type": "admin", "id": str(inbox["admin"].id)}
-    assert body["patient"]["id"] == str(inbox["patient"].id) and body["patient"]["dob"] == "1980-01-01"
+    assert body["patient"]["id"] == str(inbox["patient"].id)
+    # A date-time, exactly as /v1/patients/{id} renders it (issue 11).
+    assert body["patient"]["dob"] == "1980-01-01T00:00:00.000Z"
+    assert (await api.get(f"/v1/patients/{inbox['patient'].id}")).json()["dob"] == body["patient"]["dob"]
     assert body["created_at"] == "2026-01-05T09:00:00.000Z"
     for key in ("type_label", "category", "details", "form_response", "appointment", "communication", "note",
                 "triggered_by", "system_alert_details"):

@@ -46,6 +46,7 @@ class Receiver:
     delay: float = 0.0  # seconds to hold each request (to make concurrent sends overlap)
     on_request: Callable[[Received], Awaitable[None] | None] | None = None
     in_flight: dict[str, int] = field(default_factory=dict)
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     max_in_flight_per_delivery: int = 0
 
     def at(self, path: str) -> list[Received]:
@@ -78,7 +79,8 @@ class Receiver:
             status = self.statuses.popleft() if self.statuses else self.default_status
         finally:
             self.in_flight[key] -= 1
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        headers_out = [(b"content-type", b"text/plain"), *self.response_headers]
+        await send({"type": "http.response.start", "status": status, "headers": headers_out})
         await send({"type": "http.response.body", "body": f"status {status}".encode()})
 
 

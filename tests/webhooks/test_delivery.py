@@ -59,7 +59,8 @@ async def test_booking_confirmation_is_delivered_signed(api, tenant, receiver, w
     entry = log["data"][0]
     assert entry["id"] == got.delivery_id and entry["status"] == "delivered"
     assert entry["payload"] == got.json and entry["attempt_count"] == 1
-    assert entry["attempts"][0]["status_code"] == 200 and entry["attempts"][0]["response_snippet"] == "status 200"
+    # The receiver is on loopback (allowed in sandbox mode), so its answer is not copied into the log.
+    assert entry["attempts"][0]["status_code"] == 200 and entry["attempts"][0]["response_snippet"] is None
     assert await worker.drain() == 0  # nothing sent twice
 
 

@@ -113,18 +113,18 @@ class EpisodeList(ApiModel):
 
 
 class NoteAdmin(ApiModel):
-    id: int
+    id: Id
     first_name: str
     last_name: str
     full_name: str
 
 
 class EpisodeNote(ApiModel):
-    id: int
-    episode_id: int
+    id: Id
+    episode_id: Id
     description: str
     admin: NoteAdmin | None
-    practice_group_id: int
+    practice_group_id: Id
     archived_at: Timestamp | None
     created_at: Timestamp
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
+import unicodedata
 from datetime import date, datetime
+from urllib.parse import quote
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,88 @@ from openhero.patients.models import EhrAttachment, Patient
 from openhero.patients.nhs import parse_dob
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
+
+# Served inline only when the bytes are one of these (whatever the file name or the declared type say);
+# everything else is a download as application/octet-stream, so an uploaded page or SVG never runs
+# script on the patient pages' origin.
+_INLINE_MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+DOWNLOAD_TYPE = "application/octet-stream"
+# Every file answer: no sniffing into another type, and a sandbox with nothing allowed should a browser
+# render it anyway.
+FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "Cache-Control": "no-store",
+}
+# Bidirectional-text controls let "report\u202eFDP.exe" read as "report.exe.PDF".
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_RFC5987_SAFE = "!#$&+-.^_`|~"
+
+
+def sniff_inline_type(data: bytes) -> str | None:
+    """The allow-listed type the content itself has (PDF, PNG, JPEG), else None."""
+    for magic, media_type in _INLINE_MAGIC:
+        if data.startswith(magic):
+            return media_type
+    return None
+
+
+def _is_control(c: str) -> bool:
+    return unicodedata.category(c) == "Cc" or c in _BIDI
+
+
+def check_file_name(name: str | None) -> str | None:
+    if name is not None and any(_is_control(c) for c in name):
+        raise ValidationFailed(
+            "file_name contains control characters",
+            code="invalid_string",
+            expected="a file name without control characters",
+            path=["file_name"],
+        )
+    return name
+
+
+def safe_file_name(name: str | None) -> str:
+    """A name fit for a header: no control characters, no path separators (stored rows from before the
+    check are neutralised here too)."""
+    cleaned = "".join("_" if c in '/\\' else c for c in (name or "") if not _is_control(c)).strip(" .")
+    return cleaned or "attachment"
+
+
+def content_disposition(kind: str, name: str | None) -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients and, when the name is not plain ASCII,
+    ``filename*`` (UTF-8, percent-encoded) that modern browsers prefer."""
+    full = safe_file_name(name)
+    # é -> e (its ASCII base), anything without one -> _
+    ascii_name = "".join(unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode("ascii") or "_"
+                         for c in full)
+    fallback = "".join(c if c.isalnum() or c in " ._-()[]+,=@" else "_" for c in ascii_name)
+    stem, _, ext = fallback.rpartition(".") if "." in fallback else (fallback, "", "")
+    stem, ext = stem.strip(" ."), ext.strip(" ._")
+    fallback = (stem if stem.strip("_") else "attachment") + (f".{ext}" if ext else "")
+    value = f'{kind}; filename="{fallback}"'
+    if full != fallback:
+        value += f"; filename*=UTF-8''{quote(full, safe=_RFC5987_SAFE)}"
+    return value
+
+
+def served_file(link: AttachmentLink) -> tuple[str, dict[str, str]]:
+    """(media type, headers) for serving a link's bytes: inline only for sniffed PDF/PNG/JPEG."""
+    inline_type = sniff_inline_type(link.data or b"")
+    media_type = inline_type or DOWNLOAD_TYPE
+    kind = "inline" if inline_type else "attachment"
+    return media_type, {**FILE_HEADERS, "Content-Disposition": content_disposition(kind, link.file_name)}
+
+
+def _declared_type(raw: str) -> str | None:
+    text = raw.strip()
+    if text.startswith("data:") and "," in text:
+        return text[5:].split(",", 1)[0].split(";", 1)[0].strip().lower()[:100] or None
+    return None
 
 
 def _decode(raw: str) -> bytes:
@@ -85,10 +168,13 @@ async def create_attachment_link(
         created_at=now,
         updated_at=now,
     )
+    check_file_name(body.file_name)
     if body.file_data:
         link.data = _decode(body.file_data)
         link.file_name = body.file_name or "attachment"
-        link.content_type = mimetypes.guess_type(link.file_name)[0] or "application/octet-stream"
+        # What the bytes are, never what the name says; a declared data: type is kept only for record
+        # (serving sniffs again: see ``served_file``).
+        link.content_type = sniff_inline_type(link.data) or _declared_type(body.file_data) or DOWNLOAD_TYPE
     else:
         raw = str(body.ehr_file_id)
         stmt = select(EhrAttachment).where(

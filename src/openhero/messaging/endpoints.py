@@ -1,4 +1,4 @@
-"""The Messages operations (and POST /v1/attachment_links), plus openhero's sandbox extensions.
+"""The Messages operations (and POST /v1/attachment_links); the sandbox-only extensions are in sandbox.py.
 
 Every route needs the ``messaging`` scope (403 without).
 """
@@ -12,11 +12,9 @@ from sqlalchemy import select
 
 from openhero.core.auth import PrincipalDep, require_scope
 from openhero.core.deps import ClockDep, SessionDep, SettingsDep
-from openhero.core.pagination import PageDep, paginate, parse_bool
+from openhero.core.pagination import PageDep, parse_bool
 from openhero.core.schemas import ListResponse
-from openhero.core.tenancy import owned
 from openhero.messaging import attachments, batch, service, short_links
-from openhero.messaging.models import SandboxOutboxEntry
 from openhero.messaging.schemas import (
     AutomatedMessageOut,
     BatchMessageListOut,
@@ -26,7 +24,6 @@ from openhero.messaging.schemas import (
     CreateAttachmentLinkResponse,
     CreateBatchMessageRequest,
     MessageOut,
-    OutboxEntryOut,
     SendMessageRequest,
     SendMessageResponse,
     TemplateOut,
@@ -36,7 +33,6 @@ from openhero.patients.models import Patient
 
 router = APIRouter(dependencies=[Depends(require_scope("messaging"))])
 TAG = ["Messages"]
-EXT = ["openhero extensions"]
 StatusQuery = Annotated[str | None, Query(description="Status filter (see the operation description).")]
 
 
@@ -286,37 +282,3 @@ async def create_attachment_link(
     return CreateAttachmentLinkResponse(
         attachment_link=service.attachment_url(settings, link), attachment_uuid=link.uuid
     )
-
-
-@router.get(
-    "/openhero/v1/messaging/outbox",
-    operation_id="listSandboxOutbox",
-    tags=EXT,
-    response_model=ListResponse[OutboxEntryOut],
-    summary="openhero: what the sandbox provider 'sent' (newest first).",
-    description="Every message delivered by the sandbox provider (and every NHS App / Hero message), "
-    "with the outcome the magic recipients trigger. Filter by `message_id`.",
-)
-async def list_outbox(
-    session: SessionDep, principal: PrincipalDep, page: PageDep, message_id: Annotated[str | None, Query()] = None
-) -> ListResponse[OutboxEntryOut]:
-    stmt = owned(SandboxOutboxEntry, principal)
-    if message_id:
-        stmt = stmt.where(SandboxOutboxEntry.message_id == (int(message_id) if message_id.isdigit() else -1))
-    rows, count = await paginate(session, stmt.order_by(SandboxOutboxEntry.id.desc()), page)
-    return ListResponse(data=[OutboxEntryOut.model_validate(r) for r in rows], count=count)
-
-
-@router.post(
-    "/openhero/v1/messages/{id}/open",
-    operation_id="openSandboxNhsAppMessage",
-    tags=EXT,
-    response_model=MessageOut,
-    summary="openhero sandbox: the patient opens an NHS App message.",
-    description="Sets `opened_at`, which cancels the one-hour fallback. Only delivered nhs_app "
-    "messages (409 otherwise).",
-)
-async def open_message(id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> MessageOut:
-    message = await service.mark_opened(session, principal, id, clock.now())
-    _, patient = await service.get_message(session, principal, id)
-    return message_out(message, patient)

@@ -58,15 +58,13 @@ async def confirm(
 
 @router.get("/attachments/{uuid}")
 async def download(uuid: str, session: SessionDep, clock: ClockDep) -> Response:
+    """The file: inline only when its bytes are PDF, PNG or JPEG, otherwise a download; always nosniff
+    and a sandboxing CSP (see ``attachments.served_file``)."""
     link = await attachments.open_attachment(session, uuid, today=clock.now().date())
     if link is None:
         raise NotFound("Attachment link", path=["uuid"])
-    name = (link.file_name or "attachment").replace('"', "")
     if link.data is None:
-        text = f"{name} is held in your GP record; ask the practice for a copy."
-        return Response(text, media_type="text/plain")
-    return Response(
-        link.data,
-        media_type=link.content_type or "application/octet-stream",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
+        text = f"{attachments.safe_file_name(link.file_name)} is held in your GP record; ask the practice for a copy."
+        return Response(text, media_type="text/plain", headers=attachments.FILE_HEADERS)
+    media_type, headers = attachments.served_file(link)
+    return Response(link.data, media_type=media_type, headers=headers)

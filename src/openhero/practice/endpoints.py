@@ -176,7 +176,10 @@ async def list_admins(
 
 @router.patch("/v1/admins/{id}", operation_id="updateAdmin", tags=["Admin"],
               response_model=schemas.UpdateAdminResponse,
-              summary="Set an admin's external prescriber id and/or prescriber details.")
+              summary="Set an admin's external prescriber id and/or prescriber details.",
+              description="openhero: send either field or both. `prescriber_details` with values is merged "
+                          "into the stored details (a null field keeps the stored value); `null`, `{}` or an "
+                          "object of only nulls clears them (`prescriber_details: null` in reads).")
 async def update_admin(id: str, body: schemas.UpdateAdminRequest, session: SessionDep, principal: PrincipalDep
                        ) -> schemas.UpdateAdminResponse:
     admin = await service.update_admin(session, principal, id, body)

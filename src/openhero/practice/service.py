@@ -73,6 +73,16 @@ async def list_admins(session: AsyncSession, principal: Principal, page: PagePar
     return await paginate(session, stmt, page)
 
 
+def merge_prescriber_details(stored: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """null, ``{}`` or an object of nulls clears the details (null); an object with values is merged
+    into what is stored (its null fields leave the stored ones as they are). Never an all-null object."""
+    values = {k: v for k, v in (given or {}).items() if v is not None}
+    if not values:
+        return None
+    merged = {k: v for k, v in {**(stored or {}), **values}.items() if v is not None}
+    return merged or None
+
+
 async def update_admin(session: AsyncSession, principal: Principal, admin_id: str,
                        body: UpdateAdminRequest) -> Admin:
     admin = await get_owned(session, Admin, admin_id, principal, "Admin")
@@ -80,8 +90,6 @@ async def update_admin(session: AsyncSession, principal: Principal, admin_id: st
     if "external_prescriber_id" in changes:
         admin.external_prescriber_id = changes["external_prescriber_id"]
     if "prescriber_details" in changes:
-        details = changes["prescriber_details"]
-        admin.prescriber_details = None if details is None else {
-            **(admin.prescriber_details or {}), **{k: v for k, v in details.items() if v is not None}}
+        admin.prescriber_details = merge_prescriber_details(admin.prescriber_details, changes["prescriber_details"])
     await session.flush()
     return admin

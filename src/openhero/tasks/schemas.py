@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
-from openhero.core.schemas import ApiModel, DateStr, Id, RequestModel, Timestamp
+from openhero.core.schemas import ApiModel, Id, RequestModel, Timestamp
 
 TaskStatus = Literal["open", "closed", "in_progress"]
 TaskPriority = Literal["lowest", "low", "medium", "high", "highest"]
+
+
+def _dob_as_timestamp(value: date) -> str:
+    # The contract's TaskPatient.dob is a date-time, as /v1/patients/{id} renders it: midnight UTC.
+    return datetime(value.year, value.month, value.day, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+DobTimestamp = Annotated[date, PlainSerializer(_dob_as_timestamp, return_type=str),
+                         WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
 class TaskPatient(ApiModel):
@@ -18,7 +28,7 @@ class TaskPatient(ApiModel):
     ehr_partner_id: str | None = None
     emis_id: str | None = None
     deceased_at: Timestamp | None = None
-    dob: DateStr | None = None
+    dob: DobTimestamp | None = None
     title: str | None = None
     first_name: str | None = None
     last_name: str | None = None

@@ -1,8 +1,13 @@
 """One delivery attempt over HTTP: build the signed request, POST it, and judge the answer.
 
-Success is a 2xx within ``TIMEOUT`` seconds (the whole exchange, not per socket operation). Anything
-else is retried with capped exponential backoff and jitter until the delivery's retry window
-(24 hours from creation or replay) closes; then it is failed.
+Before every attempt the target is resolved and checked (``targets.py``): a non-public address is
+refused unless private targets are allowed, and the POST goes to exactly the address checked. The
+response snippet is kept in the delivery log only when that address is public, so the log never shows
+what an internal service answered.
+
+Success is a 2xx within ``TIMEOUT`` seconds (the whole exchange, not per socket operation); redirects
+are not followed (a 3xx is a failure). Anything else is retried with capped exponential backoff and
+jitter until the delivery's retry window (24 hours from creation or replay) closes; then it is failed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import httpx
 from openhero import __version__
 from openhero.core.sandbox import fault_for
 from openhero.core.worker import backoff
-from openhero.webhooks import signing
+from openhero.webhooks import signing, targets
 from openhero.webhooks.models import DeliveryStatus
 from openhero.webhooks.queue import Claimed, Outcome, Target
 from openhero.webhooks.sender import Sender, SendError
@@ -59,15 +64,31 @@ def build_headers(
     return headers
 
 
+def _via_address(url: str, target: targets.Resolved, headers: dict[str, str]) -> str:
+    """For the httpx path (used when a proxy is configured): plain http goes to the checked address
+    with the original Host header; https keeps the host name so the certificate can be verified
+    through the proxy's tunnel (the proxy then resolves it: egress filtering is the proxy's job)."""
+    if target.parts.scheme != "http":
+        return url
+    original = httpx.URL(url)
+    headers["Host"] = original.netloc.decode("ascii").rpartition("@")[2]
+    return str(original.copy_with(host=target.address))
+
+
 async def _post(
-    http: httpx.AsyncClient, sender: Sender | None, url: str, body: bytes, headers: dict[str, str]
+    http: httpx.AsyncClient,
+    sender: Sender | None,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    target: targets.Resolved,
 ) -> tuple[int, str]:
     async with asyncio.timeout(TIMEOUT):
         if sender is not None:
-            status, data = await sender.post(url, body, headers)
+            status, data = await sender.post(url, body, headers, address=target.address)
             return status, data[: SNIPPET_CHARS * 4].decode("utf-8", "replace")
-        request = http.build_request("POST", url, content=body, headers=headers)
-        response = await http.send(request, stream=True)
+        request = http.build_request("POST", _via_address(url, target, headers), content=body, headers=headers)
+        response = await http.send(request, stream=True, follow_redirects=False)
         try:
             chunks: list[bytes] = []
             size = 0
@@ -96,6 +117,7 @@ async def attempt(
     claimed: Claimed,
     target: Target | None,
     *,
+    guard: targets.TargetGuard,
     secret_key: str,
     now: datetime,
     worker_id: str,
@@ -128,13 +150,18 @@ async def attempt(
         )
         if fault_for(target.practice_group_id, "webhooks") == "drop":  # sandbox fault: as if the receiver failed
             status_code, snippet = 500, "sandbox fault: webhooks drop (nothing was sent)"
+            record["response_snippet"] = snippet
         else:
-            status_code, snippet = await _post(http, sender, target.url, body, headers)
-        record["response_snippet"] = snippet[:SNIPPET_CHARS] or None
+            resolved = await asyncio.wait_for(guard.resolve(target.url), TIMEOUT)
+            status_code, snippet = await _post(http, sender, target.url, body, headers, resolved)
+            if resolved.public:
+                record["response_snippet"] = snippet[:SNIPPET_CHARS] or None
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except TimeoutError:
         error = f"timed out after {TIMEOUT:g}s"
+    except (targets.TargetRefused, targets.InvalidTarget) as exc:
+        error = f"refused: {exc}"[:500]
     except (httpx.HTTPError, SendError, ValueError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
     record.update(latency_ms=int((time.perf_counter() - started) * 1000), status_code=status_code, error=error)

@@ -68,7 +68,10 @@ def delivery_out(view: service.DeliveryView) -> schemas.DeliveryOut:
     response_model=schemas.WebhookOut,
     summary="Subscribe a URL to one event type for the calling practice group, optionally HMAC-signed.",
     description="Hero POSTs compact JSON `{object, id, practice_group_id, event}` to url whenever the "
-    "subscribed event happens in this practice group. url must be an absolute http(s) URL; "
+    "subscribed event happens in this practice group. url must be an absolute http(s) URL; outside "
+    "sandbox mode one whose host is or resolves to a loopback, private, link-local, metadata or other "
+    "non-public address is a 400 (unless OPENHERO_WEBHOOK_ALLOW_PRIVATE=true), checked again before "
+    "every send; redirects are not followed; "
     "headers are sent with every delivery (Content-Type, Host, User-Agent and "
     "X-Herohealth-*/X-Openhero-* are reserved → 400). "
     + SIGNING_NOTE
@@ -84,7 +87,8 @@ async def create_webhook(
     clock: ClockDep,
 ) -> schemas.WebhookOut:
     return webhook_out(
-        await service.create_webhook(session, principal, body, secret_key=settings.secret_key, now=clock.now())
+        await service.create_webhook(session, principal, body, secret_key=settings.secret_key, now=clock.now(),
+                                     allow_private=settings.webhook_private_allowed)
     )
 
 
@@ -140,7 +144,8 @@ async def update_webhook(
     clock: ClockDep,
 ) -> schemas.WebhookOut:
     return webhook_out(
-        await service.update_webhook(session, principal, id, body, secret_key=settings.secret_key, now=clock.now())
+        await service.update_webhook(session, principal, id, body, secret_key=settings.secret_key, now=clock.now(),
+                                     allow_private=settings.webhook_private_allowed)
     )
 
 

@@ -16,7 +16,7 @@ from urllib.request import getproxies
 import httpx
 
 from openhero.core.worker import JobContext
-from openhero.webhooks import delivery, queue
+from openhero.webhooks import delivery, queue, targets
 from openhero.webhooks.sender import Sender
 
 log = logging.getLogger("openhero.webhooks")
@@ -35,6 +35,7 @@ class DeliveryPipeline:
         # Our lean client, unless a proxy is configured: then the worker's httpx client (which honours it).
         self.sender = None if {"http", "https", "all"} & set(getproxies()) else Sender()
         self._own_http: httpx.AsyncClient | None = None
+        self.guard = targets.TargetGuard(allow_private=ctx.settings.webhook_private_allowed)
         # Set when enough sends have finished to be worth a write (or none is left in flight).
         self._enough = asyncio.Event()
         self._wanted = 1
@@ -96,6 +97,7 @@ class DeliveryPipeline:
                 self.sender,
                 item,
                 target,
+                guard=self.guard,
                 secret_key=ctx.settings.secret_key,
                 now=ctx.clock.now(),
                 worker_id=ctx.worker_id,

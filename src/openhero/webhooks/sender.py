@@ -21,7 +21,7 @@ import httptools
 
 MAX_BODY = 64 * 1024
 MAX_IDLE_PER_ORIGIN = 256
-Origin = tuple[str, str, int]
+Origin = tuple[str, str, int, str]  # scheme, host, port, the address connected to
 # Characters left as they are in a request target; anything else (spaces, non-ASCII) is %-encoded.
 _URL_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
 
@@ -76,14 +76,17 @@ class Sender:
         self._idle: dict[Origin, deque[_Connection]] = {}
         self._ssl: ssl.SSLContext | None = None
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        """POST ``body``; returns (status, first 64 KiB of the response body). The caller bounds the time."""
+    async def post(self, url: str, body: bytes, headers: dict[str, str], *, address: str | None = None
+                   ) -> tuple[int, bytes]:
+        """POST ``body``; returns (status, first 64 KiB of the response body). The caller bounds the time.
+        ``address``: the IP to connect to (the one the caller checked); the Host header and the TLS
+        server name stay the URL's host. Redirects are answers like any other: never followed."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         host = parts.hostname or ""  # lower-cased, brackets of IPv6 literals removed
         port = parts.port or (443 if scheme == "https" else 80)
-        origin = (scheme, host, port)
         ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
+        origin = (scheme, ascii_host, port, address or ascii_host)
         host_header = f"[{ascii_host}]" if ":" in ascii_host else ascii_host
         if port != (443 if scheme == "https" else 80):
             host_header += f":{port}"
@@ -134,13 +137,13 @@ class Sender:
         return None
 
     async def _open(self, origin: Origin) -> _Connection:
-        scheme, host, port = origin
+        scheme, host, port, address = origin
         context = None
         if scheme == "https":
             context = self._ssl = self._ssl or _ssl_context()
         try:
             reader, writer = await asyncio.open_connection(
-                host, port, ssl=context, server_hostname=host if context else None
+                address, port, ssl=context, server_hostname=host if context else None
             )
         except (OSError, ssl.SSLError) as exc:
             raise SendError(f"cannot connect to {host}:{port}: {exc}") from exc

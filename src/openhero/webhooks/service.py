@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, NotFound, ValidationFailed, error_item
 from openhero.core.pagination import PageParams, paginate
 from openhero.core.tenancy import get_owned, owned, parse_id
-from openhero.webhooks import queue, signing
+from openhero.webhooks import queue, signing, targets
 from openhero.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
 from openhero.webhooks.schemas import CreateWebhookRequest, UpdateWebhookRequest, WebhookEventType
 
@@ -59,19 +58,15 @@ def _invalid(field: str, expected: str, message: str, path: Sequence[str | int] 
     return ValidationFailed(message, items=[error_item("invalid_string", expected, list(path or [field]), message)])
 
 
-def validate_url(url: str) -> str:
+async def validate_url(url: str, *, allow_private: bool) -> str:
+    """An absolute http(s) URL; with private targets refused, one whose host is not and does not
+    resolve to a non-public address (checked again before every send, see ``targets.py``)."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in url)
-    ):
-        raise _invalid("url", "an absolute http(s) URL", f"{url!r} is not an absolute http(s) URL")
+        await targets.check_subscription_url(url, allow_private=allow_private)
+    except targets.InvalidTarget as exc:
+        raise _invalid("url", "an absolute http(s) URL", str(exc)) from None
+    except targets.TargetRefused as exc:
+        raise _invalid("url", "a URL on a public address", f"url refused: {exc}") from None
     return url
 
 
@@ -127,12 +122,18 @@ def _live(principal: Principal) -> Any:
 
 
 async def create_webhook(
-    session: AsyncSession, principal: Principal, body: CreateWebhookRequest, *, secret_key: str, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    body: CreateWebhookRequest,
+    *,
+    secret_key: str,
+    now: datetime,
+    allow_private: bool,
 ) -> Webhook:
     hook = Webhook(
         practice_group_id=principal.practice_group_id,
         event_type=body.event_type.value,
-        url=validate_url(body.url),
+        url=await validate_url(body.url, allow_private=allow_private),
         description=body.description,
         headers=validate_headers(body.headers),
         created_at=now,
@@ -183,6 +184,7 @@ async def update_webhook(
     *,
     secret_key: str,
     now: datetime,
+    allow_private: bool,
 ) -> Webhook:
     hook = await get_webhook(session, principal, raw_id)
     given = body.model_fields_set
@@ -193,7 +195,7 @@ async def update_webhook(
     if "url" in given:
         if body.url is None:
             raise _invalid("url", "an absolute http(s) URL", "url cannot be null")
-        hook.url = validate_url(body.url)
+        hook.url = await validate_url(body.url, allow_private=allow_private)
     if "description" in given:
         hook.description = body.description
     if "headers" in given:

@@ -1,0 +1,186 @@
+"""One pure ASGI middleware for the rules every answer follows, whatever route handles it.
+
+- **Body cap** (``OPENHERO_MAX_BODY_BYTES``, default 10 MB): a declared ``Content-Length`` over the cap
+  is answered 413 before a byte of the body is read; a body without one (chunked) is counted as it
+  streams and refused as soon as it passes the cap, so a 100 MB upload is never buffered. The 413 has
+  the contract's error body. Routes that take a file as base64 (attachment links) may send the cap's
+  worth of file: their bodies may be 4/3 of the cap plus 64 KiB.
+- **Security headers**: every answer says ``X-Content-Type-Options: nosniff``; every HTML answer also
+  gets a Content-Security-Policy with ``frame-ancestors 'none'`` (no scripts, inline styles only),
+  ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer`` (a link's code must not leak through
+  Referer); HTML and everything under the patient pages' paths is ``Cache-Control: no-store``. A
+  route that sets one of these itself (attachment downloads) keeps its own.
+- **Client address**: ``X-Forwarded-For`` names the client only when the connection comes from a peer
+  listed in ``OPENHERO_FORWARDED_ALLOW_IPS`` (IPs or CIDRs, or ``*``); the middleware then rewrites the
+  ASGI ``client``, so per-address limits (``request.client``) see the real client and nobody else can
+  choose their address by sending the header.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openhero.core.errors import error_body, error_item
+
+HTML_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+# FastAPI's /docs and /redoc load their scripts from a CDN: they keep working, but cannot be framed.
+DOCS_CSP = "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+DOCS_PATHS = ("/docs", "/redoc")
+# Routes whose body carries a file as base64: the cap is on the file, so their body may be 4/3 of it (plus
+# room for the other fields). POST /v1/attachment_links takes files up to the same 10 MB as the cap.
+BASE64_UPLOAD_PATHS = frozenset({"/v1/attachment_links"})
+# Patient-facing pages: booking and form links, approvals, attachments, identity checks.
+PAGE_PREFIXES = ("/l/", "/f/", "/attachments/", "/messages/", "/verify/")
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes the cap. An HTTPException, so FastAPI's body
+    reader lets it through and the error handlers answer 413 with the contract body."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=f"a request body of at most {limit} bytes")
+
+
+def too_large_body(limit: int) -> bytes:
+    item = error_item("payload_too_large", f"a request body of at most {limit} bytes", [],
+                      "Request body too large")
+    return json.dumps(error_body(413, [item]), separators=(",", ":")).encode()
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_allow_ips(raw: str) -> list[Network] | None:
+    """``OPENHERO_FORWARDED_ALLOW_IPS``: None means every peer (``*``)."""
+    entries = [e.strip() for e in raw.split(",") if e.strip()]
+    if "*" in entries:
+        return None
+    return [ipaddress.ip_network(e, strict=False) for e in entries]
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [v6]:port
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:  # v4:port
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def forwarded_client(peer: str, header_values: Iterable[str], trusted: list[Network] | None) -> str | None:
+    """The client a trusted peer forwarded for: the right-most X-Forwarded-For entry that is not itself
+    a trusted proxy. None when the peer is not trusted or the header names no valid address."""
+
+    def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        if address is None:
+            return False
+        return trusted is None or any(address in net for net in trusted)
+
+    if not is_trusted(_ip(peer)):
+        return None
+    hops = [h for value in header_values for h in value.split(",") if h.strip()]
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            return None
+        if not is_trusted(address):
+            return str(address)
+    first = _ip(hops[0]) if hops else None
+    return str(first) if first else None
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, forwarded_allow_ips: str = "") -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.trusted = parse_allow_ips(forwarded_allow_ips)
+        self.trust_forwarded = self.trusted is None or bool(self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers") or []
+        if self.trust_forwarded:
+            self._apply_forwarded(scope, headers)
+        path: str = scope.get("path", "")
+        limit = self.max_body_bytes
+        if path in BASE64_UPLOAD_PATHS:
+            limit = limit * 4 // 3 + 64 * 1024
+        declared = next((v for k, v in headers if k == b"content-length"), None)
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await self._refuse(send, path, limit)
+            return
+
+        received = 0
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = self._headers(path, list(message.get("headers") or []))
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, send_with_headers)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(send, path, limit)
+
+    async def _refuse(self, send: Send, path: str, limit: int) -> None:
+        body = too_large_body(limit)
+        # No "Connection: close": uvicorn then discards (never buffers) the rest of the body, so a client
+        # that reads the answer only after sending everything (most do) gets the 413 instead of a reset.
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": self._headers(path, headers)})
+        await send({"type": "http.response.body", "body": body})
+
+    def _headers(self, path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        present = {k.lower() for k, _ in headers}
+        content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        extra: list[tuple[bytes, bytes]] = []
+        if b"x-content-type-options" not in present:
+            extra.append(_NOSNIFF)
+        html = content_type.lower().startswith(b"text/html")
+        if html:
+            csp = DOCS_CSP if path.startswith(DOCS_PATHS) else HTML_CSP
+            for name, value in ((b"content-security-policy", csp.encode()), (b"x-frame-options", b"DENY"),
+                                (b"referrer-policy", b"no-referrer")):
+                if name not in present:
+                    extra.append((name, value))
+        if (html or path.startswith(PAGE_PREFIXES)) and b"cache-control" not in present:
+            extra.append((b"cache-control", b"no-store"))
+        return headers + extra
+
+    def _apply_forwarded(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+        client = scope.get("client")
+        values = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
+        if not client or not values:
+            return
+        real = forwarded_client(str(client[0]), values, self.trusted)
+        if real is not None:
+            scope["openhero.peer"] = client
+            scope["client"] = (real, 0)

@@ -1,0 +1,56 @@
+"""openhero's sandbox-only messaging routes: what the sandbox provider "sent", and a patient opening an NHS
+App message. The app mounts this router in sandbox mode only; elsewhere these paths do not exist (404)
+and are absent from the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from openhero.core.auth import PrincipalDep, require_scope
+from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.pagination import PageDep, paginate
+from openhero.core.schemas import ListResponse
+from openhero.core.tenancy import owned
+from openhero.messaging import service
+from openhero.messaging.models import SandboxOutboxEntry
+from openhero.messaging.schemas import MessageOut, OutboxEntryOut
+from openhero.messaging.serializers import message_out
+
+router = APIRouter(dependencies=[Depends(require_scope("messaging"))])
+EXT = ["openhero extensions"]
+
+
+@router.get(
+    "/openhero/v1/messaging/outbox",
+    operation_id="listSandboxOutbox",
+    tags=EXT,
+    response_model=ListResponse[OutboxEntryOut],
+    summary="openhero: what the sandbox provider 'sent' (newest first).",
+    description="Every message delivered by the sandbox provider (and every NHS App / Hero message), "
+    "with the outcome the magic recipients trigger. Filter by `message_id`.",
+)
+async def list_outbox(
+    session: SessionDep, principal: PrincipalDep, page: PageDep, message_id: Annotated[str | None, Query()] = None
+) -> ListResponse[OutboxEntryOut]:
+    stmt = owned(SandboxOutboxEntry, principal)
+    if message_id:
+        stmt = stmt.where(SandboxOutboxEntry.message_id == (int(message_id) if message_id.isdigit() else -1))
+    rows, count = await paginate(session, stmt.order_by(SandboxOutboxEntry.id.desc()), page)
+    return ListResponse(data=[OutboxEntryOut.model_validate(r) for r in rows], count=count)
+
+
+@router.post(
+    "/openhero/v1/messages/{id}/open",
+    operation_id="openSandboxNhsAppMessage",
+    tags=EXT,
+    response_model=MessageOut,
+    summary="openhero sandbox: the patient opens an NHS App message.",
+    description="Sets `opened_at`, which cancels the one-hour fallback. Only delivered nhs_app "
+    "messages (409 otherwise).",
+)
+async def open_message(id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep) -> MessageOut:
+    message = await service.mark_opened(session, principal, id, clock.now())
+    _, patient = await service.get_message(session, principal, id)
+    return message_out(message, patient)
