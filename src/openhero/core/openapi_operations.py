@@ -1,0 +1,170 @@
+"""What route metadata cannot tell ``core.openapi``: per operationId, the business-rule (409), body-id
+(404) and PDS (502/503) statuses, typed parameters, and the example payloads of Hero's guides
+(hero-public-api.yaml and NOTES.md). Keyed by the contract's operationIds, so core imports no domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ID = {"type": "string", "pattern": r"^\d+$"}
+IDS = {"type": "string", "pattern": r"^\d+(,\d+)*$",
+       "description": "An id; repeat the key or separate ids with commas for several."}
+DATE = {"type": "string", "format": "date"}
+DATE_OR_DATETIME = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+
+
+def enum(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def example(summary: str, value: Any) -> dict[str, Any]:
+    return {"summary": summary, "value": value}
+
+
+@dataclass(frozen=True)
+class OperationDoc:
+    errors: dict[int, str | None] = field(default_factory=dict)  # extra status -> description (None: default)
+    not_errors: tuple[int, ...] = ()
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    request_examples: dict[str, Any] = field(default_factory=dict)
+    response_examples: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+BODY_ID_404 = "An id in the body (or query) names nothing in this practice group."
+PDS_ERRORS: dict[int, str | None] = {502: None, 503: None}
+
+SLOT_FILTERS = {"appointment_type_id": IDS, "location_id": IDS, "practitioner_id": IDS,
+                "start_date": DATE_OR_DATETIME, "end_date": DATE_OR_DATETIME}
+TASK_STATUS = enum("open", "in_progress", "closed")
+TASK_PRIORITY = enum("lowest", "low", "medium", "high", "highest")
+ASSIGNEE_TYPE = {**enum("Admin", "AdminTeam", "Unassigned"),
+                 "description": "Hero's spelling; admin, admin_team and unassigned are accepted too."}
+TASK_FILTERS = {"status[]": array(TASK_STATUS), "priority[]": array(TASK_PRIORITY),
+                "assignee_type[]": array(ASSIGNEE_TYPE),
+                "order_by[]": array(enum("created_at", "priority", "updated_at", "status"))}
+EPISODE_FILTERS = {"assignee_type[]": array(ASSIGNEE_TYPE), "order_by[]": array(enum("created_at", "priority"))}
+WEBHOOK_EVENTS = {"$ref": "#/components/schemas/WebhookEventType"}
+
+APPOINTMENT_409 = ("The appointment's state or the practice's rules refuse this (openhero): slot taken, "
+                   "reservation expired, already booked or cancelled, inside the cancellation window.")
+
+OPERATIONS: dict[str, OperationDoc] = {
+    # ---- patients ------------------------------------------------------------------------------------
+    "registerPatientPds": OperationDoc(
+        errors={404: "PDS traced no patient with these details.", 409: "The EHR record is already linked "
+                "to another patient (openhero).", **PDS_ERRORS},
+        request_examples={
+            "byNhsNumber": example("Trace by NHS number and date of birth",
+                                   {"nhs_number": "123 456 7891", "dob": "1992-01-01"}),
+            "byDemographics": example("Trace by name, date of birth and postcode",
+                                      {"dob": "1989-04-11", "forename": "Jane", "surname": "Smith",
+                                       "postcode": "LS1 4AP"}),
+        },
+        response_examples={200: {
+            "registered": example("Traced (or already registered): the Hero patient id", {"patient_id": "98765"}),
+            "verificationRequired": example("The patient must verify their identity first", {
+                "message": "Patient must verify their identity before proceeding",
+                "login_url": "https://patient.herohealth.net/verify/abc123"}),
+        }},
+    ),
+    "registerPatient": OperationDoc(
+        errors={409: "The EHR record is already linked to another patient (openhero)."},
+        request_examples={"patient": example("Register from the partner's demographics", {
+            "nhs_number": "9434765919", "dob": "1992-01-01", "first_name": "Jane", "last_name": "Smith",
+            "mobile": "07700900123", "email": "jane.smith@example.com", "postcode": "LS1 4AP"})},
+        response_examples={200: {"registered": example("The Hero patient id", {"patient_id": "98765"})}},
+    ),
+    "listPatientsV3": OperationDoc(parameters={"dob": DATE}),
+    "connectPatientEhr": OperationDoc(
+        errors={409: "The patient or the EHR record is already linked elsewhere (openhero)."},
+        request_examples={"connect": example("Link to an EHR record", {"ehr_partner_id": "EMIS-1234"})}),
+    "previewPatientMerge": OperationDoc(
+        errors={404: None, 409: "These two patients cannot be merged (openhero)."},
+        request_examples={"preview": example("Preview merging patient 156 into this one", {"patient_id": "156"})}),
+    "mergePatient": OperationDoc(errors={409: "The merge token is stale or the patients cannot be merged."}),
+    # ---- booking -------------------------------------------------------------------------------------
+    "listSlots": OperationDoc(parameters=SLOT_FILTERS),
+    "countSlots": OperationDoc(parameters=SLOT_FILTERS),
+    "createAppointment": OperationDoc(
+        errors={404: BODY_ID_404, 409: APPOINTMENT_409},
+        request_examples={"reserve": example("Reserve a slot for a patient", {
+            "appointment_type_id": "12", "location_id": "3", "practitioner_id": "7", "duration": 15,
+            "start_time": "2026-03-02T09:30:00.000Z", "patient_id": "98765", "reason": "Asthma review"})},
+        response_examples={200: {"reserved": example("Held until reserved_until; book it to confirm", {
+            "id": "4321", "reserved_until": "2026-03-01T10:15:00.000Z"})}},
+    ),
+    "editAppointment": OperationDoc(
+        errors={409: APPOINTMENT_409},
+        request_examples={"move": example("Move an unconfirmed reservation", {
+            "start_time": "2026-03-02T10:00:00.000Z", "duration": 15, "practitioner_id": "7"})}),
+    "bookAppointment": OperationDoc(errors={409: APPOINTMENT_409}),
+    "cancelAppointment": OperationDoc(
+        errors={409: APPOINTMENT_409},
+        request_examples={"cancel": example("Cancel, notifying the patient", {"suppress_mail": False})}),
+    "rescheduleAppointment": OperationDoc(
+        errors={409: APPOINTMENT_409},
+        request_examples={"toSlot": example("Move a booking to another slot", {"slot_id": "8812"})}),
+    # ---- messaging -----------------------------------------------------------------------------------
+    "sendMessage": OperationDoc(
+        errors={404: BODY_ID_404},
+        request_examples={
+            "sms": example("An SMS to the patient's mobile on file", {
+                "patient_id": "98765", "message_type": "sms",
+                "message_string": "Your flu jab is ready to book at the surgery."}),
+            "nhsApp": example("An NHS App message with an SMS fallback", {
+                "patient_id": "98765", "message_type": "nhs_app", "message_string": "Your results are in.",
+                "fallback_message_type": "sms", "write_to_record": True}),
+        }),
+    "createBatchMessage": OperationDoc(request_examples={"sms": example("An SMS to two patients", {
+        "name": "Flu clinic invites", "channel": "SMS", "content": "Book your flu jab at the surgery.",
+        "recipients": [{"nhs_number": "943 476 5919", "dob": "1992-01-01"},
+                       {"nhs_number": "9434765870", "dob": "1975-06-30"}]})}),
+    "sendBatchMessage": OperationDoc(errors={409: "The batch was already sent (openhero)."}),
+    "createAttachmentLink": OperationDoc(errors={404: BODY_ID_404}),
+    "openSandboxNhsAppMessage": OperationDoc(errors={409: "Not an NHS App message, or not delivered yet."}),
+    "listSandboxOutbox": OperationDoc(parameters={"message_id": ID}),
+    # ---- webhooks ------------------------------------------------------------------------------------
+    "createWebhook": OperationDoc(request_examples={"confirmed": example(
+        "Hear about confirmed appointments, signed", {
+            "event_type": "appointment.confirmed", "url": "https://partner.example.com/hero/webhooks",
+            "description": "Booking confirmations", "signing_key": "whsec_5f2b9c1e7a"})}),
+    "listWebhooks": OperationDoc(parameters={"event_type": WEBHOOK_EVENTS}),
+    "listWebhookDeliveries": OperationDoc(parameters={"status": array(enum(
+        "pending", "sending", "delivered", "failed", "cancelled"))}),
+    # ---- links, forms, tasks, episodes ---------------------------------------------------------------
+    "createBookingLink": OperationDoc(
+        errors={404: BODY_ID_404},
+        request_examples={"patientSpecific": example("A link for one patient, usable once", {
+            "appointment_type_id": "12", "location_id": "3", "patient_id": "98765",
+            "from_date": "2026-03-01", "to_date": "2026-03-31", "maximum_use_count": 1})}),
+    "createFormLink": OperationDoc(
+        errors={404: BODY_ID_404},
+        request_examples={"form": example("Send a questionnaire to a patient", {"form_id": "44",
+                                                                              "patient_id": "98765"})}),
+    "listForms": OperationDoc(parameters={"form_type": enum("questionnaire", "response", "appointment",
+                                                            "care_navigation")}),
+    "listTasks": OperationDoc(parameters=TASK_FILTERS),
+    "updateTask": OperationDoc(request_examples={"close": example("Close a task and take it", {
+        "status": "closed", "priority": "high", "assignee_type": "admin", "assignee_id": "21"})}),
+    "listEpisodes": OperationDoc(parameters=EPISODE_FILTERS),
+    "listEpisodesV2": OperationDoc(parameters=EPISODE_FILTERS),
+    "createEpisodeNote": OperationDoc(errors={404: BODY_ID_404}),
+    # ---- practice, prescriptions, invoicing ----------------------------------------------------------
+    "listAdmins": OperationDoc(parameters={"order_by": enum("first_name")}),
+    "updatePracticeGroup": OperationDoc(request_examples={"rename": example("Rename and move the practice", {
+        "name": "Riverside Surgery", "address": {"line_1": "1 River Street", "city": "Leeds",
+                                                 "postcode": "LS1 4AP"}})}),
+    "createPharmacy": OperationDoc(errors={404: BODY_ID_404}),
+    "getHcaConsultant": OperationDoc(errors={400: "gmc_number is not 7 digits."},
+                                     parameters={"gmc_number": {"type": "string", "pattern": r"^\d{7}$"}}),
+    "createCustomer": OperationDoc(errors={404: BODY_ID_404}),
+    "getDefaultCustomer": OperationDoc(errors={404: BODY_ID_404}, parameters={"patient_id": ID}),
+    "createInvoice": OperationDoc(errors={404: BODY_ID_404, 409: "The invoice cannot take that status."}),
+    "updateInvoice": OperationDoc(errors={409: "The invoice's status does not allow this change."}),
+}
