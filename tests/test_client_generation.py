@@ -12,7 +12,6 @@ import importlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 

@@ -1,0 +1,173 @@
+"""The published OpenAPI document says what the server does: the statuses each operation answers, each with
+the one error body; typed parameters; Hero's examples; valid OpenAPI; printable without a server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from tests.builders import Tenant
+
+ERROR_REF = "#/components/schemas/HeroErrorResponse"
+METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()
+            if method in METHODS]
+
+
+def by_id(doc: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    return next(op for _, _, op in operations(doc) if op["operationId"] == operation_id)
+
+
+def statuses(op: dict[str, Any]) -> set[int]:
+    return {int(s) for s in op["responses"]}
+
+
+def param(op: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(p for p in op.get("parameters", []) if p["name"] == name)
+
+
+@pytest.fixture
+async def doc(client: httpx.AsyncClient) -> dict[str, Any]:
+    return (await client.get("/openapi.json")).json()
+
+
+async def test_document_is_valid_openapi_without_422(doc):
+    validate(doc)
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    assert "ValidationError" not in doc["components"]["schemas"]
+    for path, method, op in operations(doc):
+        assert "422" not in op["responses"], (method, path)
+        for status, response in op["responses"].items():
+            if int(status) >= 400:
+                assert response["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, (path, status)
+                assert response["content"]["application/json"]["example"]["statusCode"] == int(status)
+    error = doc["components"]["schemas"]["HeroErrorResponse"]
+    assert error["required"] == ["error", "statusCode", "message"]
+
+
+async def test_statuses_follow_what_each_route_can_answer(doc):
+    for path, method, op in operations(doc):
+        found = statuses(op)
+        if op.get("security"):
+            assert {401, 403, 429} <= found, (method, path)
+        if "{" in path:
+            assert 404 in found, (method, path)
+        if "requestBody" in op:
+            assert {400, 413} <= found, (method, path)
+    assert statuses(by_id(doc, "getPracticeGroupById")) == {200, 401, 403, 429}
+    assert statuses(by_id(doc, "getAppointment")) == {200, 401, 403, 404, 429}
+    assert statuses(by_id(doc, "createAppointment")) == {200, 400, 401, 403, 404, 409, 413, 429}
+    assert statuses(by_id(doc, "bookAppointment")) == {200, 401, 403, 404, 409, 429}
+    assert {404, 409, 502, 503} <= statuses(by_id(doc, "registerPatientPds"))
+    assert 409 not in statuses(by_id(doc, "listSlots")) and 502 not in statuses(by_id(doc, "sendMessage"))
+    assert by_id(doc, "listSlots")["responses"]["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    assert by_id(doc, "listTasks")["security"] == [{"apiKeyAuth": [], "practiceGroupId": []}]
+
+
+async def test_parameters_carry_their_real_types(doc):
+    types = by_id(doc, "listAppointmentTypes")
+    assert param(types, "has_availability")["schema"] == {"type": "boolean"}
+    assert param(types, "location_ids")["schema"] == {"type": "array", "items": {"type": "string",
+                                                                                 "pattern": r"^\d+$"}}
+    assert param(by_id(doc, "listTemplates"), "has_follow_up")["schema"] == {"type": "boolean"}
+    slots = by_id(doc, "listSlots")
+    assert param(slots, "page_index")["schema"]["type"] == "integer"
+    assert param(slots, "page_index")["schema"]["minimum"] == 0
+    assert param(slots, "page_size")["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+    assert {"type": "string", "format": "date"} in param(slots, "start_date")["schema"]["anyOf"]
+    assert param(by_id(doc, "getAppointment"), "id")["schema"] == {"type": "string", "pattern": r"^\d+$"}
+    tasks = by_id(doc, "listTasks")
+    assert param(tasks, "status[]")["schema"]["items"]["enum"] == ["open", "in_progress", "closed"]
+    assert param(tasks, "order_descending[]")["schema"] == {"type": "array", "items": {"type": "boolean"}}
+    assert param(tasks, "status[]")["explode"] is True
+    assert param(by_id(doc, "listPatientsV3"), "dob")["schema"] == {"type": "string", "format": "date"}
+    assert "pattern" not in param(by_id(doc, "listPatientsV3"), "ehr_partner_id")["schema"]  # an EHR's own id
+    for _, _, op in operations(doc):  # optional query parameters are never "or null"
+        for p in op.get("parameters", []):
+            assert {"type": "null"} not in p["schema"].get("anyOf", []), (op["operationId"], p["name"])
+
+
+async def test_hero_guide_examples_are_on_the_operations(doc):
+    pds = by_id(doc, "registerPatientPds")
+    request = pds["requestBody"]["content"]["application/json"]["examples"]
+    assert request["byNhsNumber"]["value"] == {"nhs_number": "123 456 7891", "dob": "1992-01-01"}
+    assert set(pds["responses"]["200"]["content"]["application/json"]["examples"]) == {"registered",
+                                                                                       "verificationRequired"}
+    for operation_id in ("createAppointment", "sendMessage", "createWebhook", "updateTask", "createBatchMessage"):
+        assert by_id(doc, operation_id)["requestBody"]["content"]["application/json"]["examples"], operation_id
+
+
+async def test_typed_parameters_still_accept_strings_at_runtime(api):
+    assert (await api.get("/v1/templates", params={"has_follow_up": "true"})).status_code == 200
+    assert (await api.get("/v1/appointment_types", params={"has_availability": "1"})).status_code == 200
+    assert (await api.get("/v1/admins", params={"page_size": "5", "page_index": "0"})).status_code == 200
+    assert (await api.get("/v1/admins", params={"page_size": "five"})).status_code == 400
+
+
+def _fill(path: str, value: str) -> str:
+    out, rest = "", path
+    while "{" in rest:
+        head, _, tail = rest.partition("{")
+        out += head + value
+        rest = tail.partition("}")[2]
+    return out + rest
+
+
+async def test_every_answer_to_bad_input_is_a_documented_status(doc, client: httpx.AsyncClient, tenant: Tenant):
+    """No credentials, unknown and malformed ids, bad query values, empty and malformed bodies: whatever the
+    server answers must be a status the operation documents, with the error body."""
+    seen: set[int] = set()
+
+    async def check(method: str, path: str, op: dict[str, Any], **kwargs: Any) -> None:
+        r = await client.request(method, path, **kwargs)
+        assert r.status_code in statuses(op), (method, path, kwargs, r.status_code, r.text[:300])
+        seen.add(r.status_code)
+        if r.status_code >= 400:
+            body = r.json()
+            assert body["error"] is True and body["statusCode"] == r.status_code and body["message"]
+
+    auth = tenant.headers
+    for path, method, op in operations(doc):
+        if not op.get("security"):
+            continue
+        await check(method, _fill(path, "1"), op)
+        await check(method, _fill(path, "1"), op, headers={"x-api-key": "ohk_" + "x" * 40,
+                                                           "x-practice-group-id": str(tenant.id)})
+        await check(method, _fill(path, "99999999"), op, headers=auth)
+        await check(method, _fill(path, "abc"), op, headers=auth)
+        for p in op.get("parameters", []):
+            if p["in"] == "query":
+                await check(method, _fill(path, "99999999"), op, headers=auth, params={p["name"]: "x!"})
+        if "requestBody" in op:
+            await check(method, _fill(path, "99999999"), op, headers=auth, json={})
+            await check(method, _fill(path, "99999999"), op, headers={**auth, "content-type": "application/json"},
+                        content=b"{not json")
+    assert {400, 401, 404} <= seen
+
+
+def test_openapi_command_prints_the_document_without_a_server(tmp_path, settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHERO_")}
+    env["OPENHERO_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'never-created.db'}"
+    out = subprocess.run([sys.executable, "-m", "openhero.cli", "openapi"], capture_output=True, text=True,
+                         env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout)
+    validate(printed)
+    assert printed["openapi"].startswith("3.1") and "/v1/appointments/{id}/book" in printed["paths"]
+    assert not (tmp_path / "never-created.db").exists()  # no database touched
+
+    target = tmp_path / "openapi.json"
+    out = subprocess.run([sys.executable, "-m", "openhero.cli", "openapi", "--output", str(target)],
+                         capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(target.read_text())["paths"] == printed["paths"]
