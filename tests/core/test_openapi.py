@@ -100,11 +100,41 @@ async def test_parameters_carry_their_real_types(doc):
 async def test_hero_guide_examples_are_on_the_operations(doc):
     pds = by_id(doc, "registerPatientPds")
     request = pds["requestBody"]["content"]["application/json"]["examples"]
-    assert request["byNhsNumber"]["value"] == {"nhs_number": "123 456 7891", "dob": "1992-01-01"}
+    assert request["byNhsNumber"]["value"] == {"nhs_number": "900 000 0009", "dob": "2010-10-22"}
     assert set(pds["responses"]["200"]["content"]["application/json"]["examples"]) == {"registered",
                                                                                        "verificationRequired"}
     for operation_id in ("createAppointment", "sendMessage", "createWebhook", "updateTask", "createBatchMessage"):
         assert by_id(doc, operation_id)["requestBody"]["content"]["application/json"]["examples"], operation_id
+
+
+async def test_every_example_matches_its_schema(doc):
+    from openapi_schema_validator import OAS31Validator
+
+    checked = 0
+    for path, method, op in operations(doc):
+        bodies = [op.get("requestBody", {})] + list(op["responses"].values())
+        for body in bodies:
+            media = body.get("content", {}).get("application/json", {})
+            samples = [e["value"] for e in media.get("examples", {}).values()]
+            samples += [media["example"]] if "example" in media else []
+            for sample in samples:
+                schema = {**media["schema"], "components": doc["components"]}
+                errors = [e.message for e in OAS31Validator(schema).iter_errors(sample)]
+                assert not errors, (method, path, sample, errors)
+                checked += 1
+    assert checked > 400  # every error example too
+
+
+async def test_request_examples_pass_the_servers_validation(doc, client: httpx.AsyncClient, tenant: Tenant):
+    """Each request example is a body the server accepts: no 400 (unknown ids in it may still be 404)."""
+    sent = 0
+    for path, method, op in operations(doc):
+        examples = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("examples", {})
+        for name, sample in examples.items():
+            r = await client.request(method, _fill(path, "99999999"), headers=tenant.headers, json=sample["value"])
+            assert r.status_code != 400 and r.status_code in statuses(op), (op["operationId"], name, r.text[:300])
+            sent += 1
+    assert sent >= 15
 
 
 async def test_typed_parameters_still_accept_strings_at_runtime(api):

@@ -54,17 +54,30 @@ WEBHOOK_EVENTS = {"$ref": "#/components/schemas/WebhookEventType"}
 APPOINTMENT_409 = ("The appointment's state or the practice's rules refuse this (openhero): slot taken, "
                    "reservation expired, already booked or cancelled, inside the cancellation window.")
 
+SLOT = {"id": "8812", "practitioner_id": "7", "appointment_type_id": "12", "location_id": "3",
+        "start_time": "2030-03-04T09:30:00.000Z", "finish_time": "2030-03-04T09:45:00.000Z"}
+BOOKED = {"id": "4321", "patient_id": "98765", "practitioner_id": "7", "location_id": "3", "appointment_type_id": "12",
+          "duration": 15, "start_time": "2030-03-04T09:30:00.000Z", "video": False, "in_person": True,
+          "telephone": False, "video_url": None, "link_id": None, "reserved_until": None,
+          "booking_confirmed_at": "2030-03-01T10:02:00.000Z", "can_be_cancelled": True, "can_be_rescheduled": True,
+          "cancellation_policy_hours": 24, "suppress_mail": False, "cancelled_at": None, "rescheduled_at": None,
+          "reason": "Asthma review", "billpayer_id": None}
+
 OPERATIONS: dict[str, OperationDoc] = {
+    "createAccessToken": OperationDoc(response_examples={200: {"token": example(
+        "A JWT for Hero Elements, valid 30 minutes",
+        {"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2ln"})}}),
     # ---- patients ------------------------------------------------------------------------------------
     "registerPatientPds": OperationDoc(
         errors={404: "PDS traced no patient with these details.", 409: "The EHR record is already linked "
                 "to another patient (openhero).", **PDS_ERRORS},
         request_examples={
-            "byNhsNumber": example("Trace by NHS number and date of birth",
-                                   {"nhs_number": "123 456 7891", "dob": "1992-01-01"}),
+            "byNhsNumber": example("Trace by NHS number (spaced or not) and date of birth; Jane Smith is a "
+                                   "patient of openhero's sandbox PDS",
+                                   {"nhs_number": "900 000 0009", "dob": "2010-10-22"}),
             "byDemographics": example("Trace by name, date of birth and postcode",
-                                      {"dob": "1989-04-11", "forename": "Jane", "surname": "Smith",
-                                       "postcode": "LS1 4AP"}),
+                                      {"dob": "2010-10-22", "forename": "Jane", "surname": "Smith",
+                                       "postcode": "LS1 6AE"}),
         },
         response_examples={200: {
             "registered": example("Traced (or already registered): the Hero patient id", {"patient_id": "98765"}),
@@ -89,21 +102,23 @@ OPERATIONS: dict[str, OperationDoc] = {
         request_examples={"preview": example("Preview merging patient 156 into this one", {"patient_id": "156"})}),
     "mergePatient": OperationDoc(errors={409: "The merge token is stale or the patients cannot be merged."}),
     # ---- booking -------------------------------------------------------------------------------------
-    "listSlots": OperationDoc(parameters=SLOT_FILTERS),
+    "listSlots": OperationDoc(parameters=SLOT_FILTERS, response_examples={200: {"slots": example(
+        "Free slots, earliest first; count is every match", {"data": [SLOT], "count": 1})}}),
     "countSlots": OperationDoc(parameters=SLOT_FILTERS),
     "createAppointment": OperationDoc(
         errors={404: BODY_ID_404, 409: APPOINTMENT_409},
         request_examples={"reserve": example("Reserve a slot for a patient", {
             "appointment_type_id": "12", "location_id": "3", "practitioner_id": "7", "duration": 15,
-            "start_time": "2026-03-02T09:30:00.000Z", "patient_id": "98765", "reason": "Asthma review"})},
+            "start_time": "2030-03-04T09:30:00.000Z", "patient_id": "98765", "reason": "Asthma review"})},
         response_examples={200: {"reserved": example("Held until reserved_until; book it to confirm", {
-            "id": "4321", "reserved_until": "2026-03-01T10:15:00.000Z"})}},
+            "id": "4321", "reserved_until": "2030-03-01T10:15:00.000Z"})}},
     ),
     "editAppointment": OperationDoc(
         errors={409: APPOINTMENT_409},
         request_examples={"move": example("Move an unconfirmed reservation", {
-            "start_time": "2026-03-02T10:00:00.000Z", "duration": 15, "practitioner_id": "7"})}),
-    "bookAppointment": OperationDoc(errors={409: APPOINTMENT_409}),
+            "start_time": "2030-03-04T10:00:00.000Z", "duration": 15, "practitioner_id": "7"})}),
+    "bookAppointment": OperationDoc(errors={409: APPOINTMENT_409}, response_examples={200: {
+        "booked": example("Confirmed", BOOKED)}}),
     "cancelAppointment": OperationDoc(
         errors={409: APPOINTMENT_409},
         request_examples={"cancel": example("Cancel, notifying the patient", {"suppress_mail": False})}),
@@ -120,7 +135,11 @@ OPERATIONS: dict[str, OperationDoc] = {
             "nhsApp": example("An NHS App message with an SMS fallback", {
                 "patient_id": "98765", "message_type": "nhs_app", "message_string": "Your results are in.",
                 "fallback_message_type": "sms", "write_to_record": True}),
-        }),
+        },
+        response_examples={200: {"queued": example("Stored and queued; a worker sends it", {
+            "message_id": "5531", "content": "Your flu jab is ready to book at the surgery.",
+            "created_at": "2030-03-01T10:00:00.000Z", "snomed_code": "279991000000102", "write_to_record": False,
+            "status": "queued", "message_type": "sms"})}}),
     "createBatchMessage": OperationDoc(request_examples={"sms": example("An SMS to two patients", {
         "name": "Flu clinic invites", "channel": "SMS", "content": "Book your flu jab at the surgery.",
         "recipients": [{"nhs_number": "943 476 5919", "dob": "1992-01-01"},
@@ -142,7 +161,7 @@ OPERATIONS: dict[str, OperationDoc] = {
         errors={404: BODY_ID_404},
         request_examples={"patientSpecific": example("A link for one patient, usable once", {
             "appointment_type_id": "12", "location_id": "3", "patient_id": "98765",
-            "from_date": "2026-03-01", "to_date": "2026-03-31", "maximum_use_count": 1})}),
+            "from_date": "2030-03-01", "to_date": "2030-03-31", "maximum_use_count": 1})}),
     "createFormLink": OperationDoc(
         errors={404: BODY_ID_404},
         request_examples={"form": example("Send a questionnaire to a patient", {"form_id": "44",
