@@ -5,7 +5,8 @@ server answers 400 with the contract's error body instead, and also 401/403/404/
 where PDS is called). This module post-processes the generated schema once per app, driven by:
 
 - route metadata: ``authenticate`` among the dependencies → 401, 403 (group outside the key's network,
-  missing scope) and 429; a path parameter → 404; a request body → 400 and 413; query parameters → 400;
+  missing scope) and 429; a path parameter → 404 and 400; a request body → 400 and 413; query parameters
+  → 400;
 - ``openapi_operations.OPERATIONS``: per operationId, the statuses route metadata cannot reveal (409 for
   business rules, 404 for ids looked up from the body, 502/503 for PDS), parameter types, and Hero's
   request/response examples.
@@ -133,7 +134,8 @@ def route_statuses(route: Any) -> set[int]:
     if any(d.call is authenticate for d in _dependants(route.dependant)):
         statuses |= {401, 403, 429}
     if route.dependant.path_params:
-        statuses.add(404)
+        # 404 for an id naming nothing here; 400 for text no field may hold (a NUL character, say).
+        statuses |= {400, 404}
     if route.body_field is not None:
         statuses |= {400, 413}
     if route.dependant.query_params or any(d.query_params for d in _dependants(route.dependant)):
