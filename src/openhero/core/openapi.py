@@ -92,6 +92,10 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
            "message": "PDS is unavailable: timed out"}),
 }
 
+# Reusable responses, named as Hero's reference contract names them where it has one.
+RESPONSE_NAMES = {400: "ValidationError", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+                  413: "PayloadTooLarge", 429: "TooManyRequests", 502: "BadGateway", 503: "ServiceUnavailable"}
+
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
                                "schema": {"type": "integer", "minimum": 1}}}
 
@@ -109,6 +113,13 @@ def _page_params() -> dict[str, dict[str, Any]]:
 
 
 def error_response(status: int, description: str | None = None) -> dict[str, Any]:
+    """A reference to the shared response, or the same response inline when an operation words it itself."""
+    if description is None:
+        return {"$ref": f"#/components/responses/{RESPONSE_NAMES[status]}"}
+    return _inline_error(status, description)
+
+
+def _inline_error(status: int, description: str | None = None) -> dict[str, Any]:
     text, item = ERRORS[status]
     response: dict[str, Any] = {
         "description": description or text,
@@ -235,11 +246,11 @@ def _refs(node: Any) -> Iterator[str]:
 
 def _drop_unused_validation_schemas(schema: dict[str, Any]) -> None:
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 body, unused once 422 is gone
         if name in schemas:
-            used = {ref.rsplit("/", 1)[-1] for ref in _refs({k: v for k, v in schema.items() if k != "components"})}
-            used |= {ref.rsplit("/", 1)[-1] for other, s in schemas.items() if other != name for ref in _refs(s)}
-            if name not in used:
+            rest = {**schema, "components": {**schema["components"],
+                                             "schemas": {k: v for k, v in schemas.items() if k != name}}}
+            if f"#/components/schemas/{name}" not in set(_refs(rest)):
                 del schemas[name]
 
 
@@ -250,7 +261,10 @@ def postprocess(schema: dict[str, Any], routes: dict[tuple[str, str], Any]) -> d
                 continue
             _merge_security(operation)
             document_operation(operation, routes.get((path, method)))
-    schema.setdefault("components", {}).setdefault("schemas", {}).update(copy.deepcopy(ERROR_SCHEMAS))
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {}).update(copy.deepcopy(ERROR_SCHEMAS))
+    components.setdefault("responses", {}).update({name: _inline_error(status)
+                                                   for status, name in RESPONSE_NAMES.items()})
     _drop_unused_validation_schemas(schema)
     return schema
 
