@@ -49,6 +49,8 @@ TASK_FILTERS = {"status[]": array(TASK_STATUS), "priority[]": array(TASK_PRIORIT
                 "assignee_type[]": array(ASSIGNEE_TYPE),
                 "order_by[]": array(enum("created_at", "priority", "updated_at", "status"))}
 EPISODE_FILTERS = {"assignee_type[]": array(ASSIGNEE_TYPE), "order_by[]": array(enum("created_at", "priority"))}
+PATIENT_FIELD = enum("emis_id", "ehr_partner_id", "nhs_number", "first_name", "last_name", "dob", "email", "mobile",
+                     "uid", "postcode")
 WEBHOOK_EVENTS = {"$ref": "#/components/schemas/WebhookEventType"}
 
 APPOINTMENT_409 = ("The appointment's state or the practice's rules refuse this (openhero): slot taken, "
@@ -93,6 +95,8 @@ OPERATIONS: dict[str, OperationDoc] = {
             "mobile": "07700900123", "email": "jane.smith@example.com", "postcode": "LS1 4AP"})},
         response_examples={200: {"registered": example("The Hero patient id", {"patient_id": "98765"})}},
     ),
+    "listPatients": OperationDoc(parameters={"field": PATIENT_FIELD}),
+    "listPatientsV2": OperationDoc(parameters={"field": PATIENT_FIELD}),
     "listPatientsV3": OperationDoc(parameters={"dob": DATE}),
     "connectPatientEhr": OperationDoc(
         errors={409: "The patient or the EHR record is already linked elsewhere (openhero)."},
@@ -180,6 +184,9 @@ OPERATIONS: dict[str, OperationDoc] = {
         "name": "Riverside Surgery", "address": {"line_1": "1 River Street", "city": "Leeds",
                                                  "postcode": "LS1 4AP"}})}),
     "createPharmacy": OperationDoc(errors={404: BODY_ID_404}),
+    "searchHcaConsultants": OperationDoc(parameters={"fields": array(enum(
+        "first_name", "last_name", "full_name", "gmc_number", "specialty", "sub_specialties", "hospitals",
+        "languages"))}),
     "getHcaConsultant": OperationDoc(errors={400: "gmc_number is not 7 digits."},
                                      parameters={"gmc_number": {"type": "string", "pattern": r"^\d{7}$"}}),
     "createCustomer": OperationDoc(errors={404: BODY_ID_404}),
