@@ -216,19 +216,28 @@ async def test_every_answer_to_bad_input_is_a_documented_status(doc, client: htt
     assert {400, 401, 404} <= seen
 
 
-def test_openapi_command_prints_the_document_without_a_server(tmp_path, settings):
+def test_openapi_command_prints_the_document_without_a_server(tmp_path):
+    """As a build pipeline runs it: a separate process, outside sandbox mode, with the default secret and a
+    database that does not exist (and is not created)."""
+    from typer.testing import CliRunner
+
+    from openhero.cli import app
+    from openhero.settings import get_settings
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHERO_")}
     env["OPENHERO_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'never-created.db'}"
-    out = subprocess.run([sys.executable, "-m", "openhero.cli", "openapi"], capture_output=True, text=True,
-                         env=env, timeout=120, check=False)
-    assert out.returncode == 0, out.stderr
-    printed = json.loads(out.stdout)
-    validate(printed)
-    assert printed["openapi"].startswith("3.1") and "/v1/appointments/{id}/book" in printed["paths"]
-    assert not (tmp_path / "never-created.db").exists()  # no database touched
-
     target = tmp_path / "openapi.json"
     out = subprocess.run([sys.executable, "-m", "openhero.cli", "openapi", "--output", str(target)],
                          capture_output=True, text=True, env=env, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
-    assert json.loads(target.read_text())["paths"] == printed["paths"]
+    written = json.loads(target.read_text())
+    assert written["openapi"].startswith("3.1") and "/v1/appointments/{id}/book" in written["paths"]
+    assert not (tmp_path / "never-created.db").exists()
+
+    get_settings.cache_clear()
+    try:  # without --output the document goes to stdout, and only the document
+        printed = CliRunner().invoke(app, ["openapi"], env={"OPENHERO_DATABASE_URL": env["OPENHERO_DATABASE_URL"]})
+    finally:
+        get_settings.cache_clear()
+    assert printed.exit_code == 0, printed.output
+    assert json.loads(printed.stdout)["paths"] == written["paths"]
