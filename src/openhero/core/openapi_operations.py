@@ -12,6 +12,8 @@ ID = {"type": "string", "pattern": r"^\d+$"}
 IDS = {"type": "string", "pattern": r"^\d+(,\d+)*$",
        "description": "An id; repeat the key or separate ids with commas for several."}
 DATE = {"type": "string", "format": "date"}
+NHS_NUMBER = {"type": "string", "pattern": r"^\d{3} ?\d{3} ?\d{4}$", "examples": ["943 476 5919"],
+              "description": "10 digits, spaced or not, with a valid modulus-11 check digit."}
 DATE_OR_DATETIME = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 
 
@@ -51,6 +53,8 @@ TASK_FILTERS = {"status[]": array(TASK_STATUS), "priority[]": array(TASK_PRIORIT
 EPISODE_FILTERS = {"assignee_type[]": array(ASSIGNEE_TYPE), "order_by[]": array(enum("created_at", "priority"))}
 PATIENT_FIELD = enum("emis_id", "ehr_partner_id", "nhs_number", "first_name", "last_name", "dob", "email", "mobile",
                      "uid", "postcode")
+BATCH_STATUSES = ("CREATED", "PENDING", "SENDING", "COMPLETED")
+RECIPIENT_STATUSES = ("CREATED", "ENRICHMENT_ERROR", "ENRICHED", "INVALID_PAYLOAD", "QUEUED")
 WEBHOOK_EVENTS = {"$ref": "#/components/schemas/WebhookEventType"}
 
 APPOINTMENT_409 = ("The appointment's state or the practice's rules refuse this (openhero): slot taken, "
@@ -97,7 +101,7 @@ OPERATIONS: dict[str, OperationDoc] = {
     ),
     "listPatients": OperationDoc(parameters={"field": PATIENT_FIELD}),
     "listPatientsV2": OperationDoc(parameters={"field": PATIENT_FIELD}),
-    "listPatientsV3": OperationDoc(parameters={"dob": DATE}),
+    "listPatientsV3": OperationDoc(parameters={"dob": DATE, "nhs_number": NHS_NUMBER}),
     "connectPatientEhr": OperationDoc(
         errors={409: "The patient or the EHR record is already linked elsewhere (openhero)."},
         request_examples={"connect": example("Link to an EHR record", {"ehr_partner_id": "EMIS-1234"})}),
@@ -148,6 +152,11 @@ OPERATIONS: dict[str, OperationDoc] = {
         "name": "Flu clinic invites", "channel": "SMS", "content": "Book your flu jab at the surgery.",
         "recipients": [{"nhs_number": "943 476 5919", "dob": "1992-01-01"},
                        {"nhs_number": "9434765870", "dob": "1975-06-30"}]})}),
+    "listBatchMessages": OperationDoc(parameters={"status": enum(*BATCH_STATUSES, *RECIPIENT_STATUSES[1:])}),
+    "listBatchMessageRecipients": OperationDoc(parameters={"status": enum(*RECIPIENT_STATUSES)}),
+    "listBatchMessageSends": OperationDoc(parameters={"status": {
+        **enum("CREATED", "QUEUED", "SENT", "DELIVERED", "FAILED"),
+        "description": "A message status (lower case accepted too); CREATED, the docs' example, means queued."}}),
     "sendBatchMessage": OperationDoc(errors={409: "The batch was already sent (openhero)."}),
     "createAttachmentLink": OperationDoc(errors={404: BODY_ID_404}),
     "openSandboxNhsAppMessage": OperationDoc(errors={409: "Not an NHS App message, or not delivered yet."}),
