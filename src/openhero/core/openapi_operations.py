@@ -158,7 +158,10 @@ OPERATIONS: dict[str, OperationDoc] = {
         **enum("CREATED", "QUEUED", "SENT", "DELIVERED", "FAILED"),
         "description": "A message status (lower case accepted too); CREATED, the docs' example, means queued."}}),
     "sendBatchMessage": OperationDoc(errors={409: "The batch was already sent (openhero)."}),
-    "createAttachmentLink": OperationDoc(errors={404: BODY_ID_404}),
+    "createAttachmentLink": OperationDoc(errors={404: BODY_ID_404}, request_examples={"upload": example(
+        "Wrap an uploaded PDF for a message (then pass attachment_uuid to sendMessage)", {
+            "file_name": "results.pdf", "file_data": "JVBERi0xLjQKJcfsj6IKJSVFT0YK", "patient_id": "98765",
+            "expiry_date": "2030-03-31", "maximum_use_count": 3})}),
     "openSandboxNhsAppMessage": OperationDoc(errors={409: "Not an NHS App message, or not delivered yet."}),
     "listSandboxOutbox": OperationDoc(parameters={"message_id": ID}),
     # ---- webhooks ------------------------------------------------------------------------------------
@@ -166,6 +169,8 @@ OPERATIONS: dict[str, OperationDoc] = {
         "Hear about confirmed appointments, signed", {
             "event_type": "appointment.confirmed", "url": "https://partner.example.com/hero/webhooks",
             "description": "Booking confirmations", "signing_key": "whsec_5f2b9c1e7a"})}),
+    "updateWebhook": OperationDoc(request_examples={"move": example("Point the subscription elsewhere", {
+        "url": "https://partner.example.com/hero/webhooks/v2", "description": "Booking confirmations (v2)"})}),
     "listWebhooks": OperationDoc(parameters={"event_type": WEBHOOK_EVENTS}),
     "listWebhookDeliveries": OperationDoc(parameters={"status": array(enum(
         "pending", "sending", "delivered", "failed", "cancelled"))}),
@@ -175,6 +180,8 @@ OPERATIONS: dict[str, OperationDoc] = {
         request_examples={"patientSpecific": example("A link for one patient, usable once", {
             "appointment_type_id": "12", "location_id": "3", "patient_id": "98765",
             "from_date": "2030-03-01", "to_date": "2030-03-31", "maximum_use_count": 1})}),
+    "updateBookingLink": OperationDoc(request_examples={"deactivate": example("Stop a link working", {
+        "active": False})}),
     "createFormLink": OperationDoc(
         errors={404: BODY_ID_404},
         request_examples={"form": example("Send a questionnaire to a patient", {"form_id": "44",
@@ -186,7 +193,9 @@ OPERATIONS: dict[str, OperationDoc] = {
         "status": "closed", "priority": "high", "assignee_type": "admin", "assignee_id": "21"})}),
     "listEpisodes": OperationDoc(parameters=EPISODE_FILTERS),
     "listEpisodesV2": OperationDoc(parameters=EPISODE_FILTERS),
-    "createEpisodeNote": OperationDoc(errors={404: BODY_ID_404}),
+    "createEpisodeNote": OperationDoc(errors={404: BODY_ID_404}, request_examples={"note": example(
+        "A note on an episode", {"episode_id": "310", "description": "Called the patient; results explained."})}),
+    "updateEpisode": OperationDoc(request_examples={"close": example("Close an episode", {"status": "closed"})}),
     # ---- practice, prescriptions, invoicing ----------------------------------------------------------
     "listAdmins": OperationDoc(parameters={"order_by": enum("first_name")}),
     "updatePracticeGroup": OperationDoc(request_examples={"rename": example("Rename and move the practice", {
