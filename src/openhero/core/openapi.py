@@ -209,6 +209,11 @@ def document_operation(operation: dict[str, Any], route: Any) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)
     statuses = (route_statuses(route) if route is not None else set()) | set(doc.errors)
+    # The document's own statements say the same, should a dependency be wrapped beyond recognition.
+    if operation.get("security"):
+        statuses |= {401, 403, 429}
+    if "requestBody" in operation:
+        statuses |= {400, 413}
     statuses -= set(doc.not_errors)
     for status in sorted(statuses):
         responses[str(status)] = error_response(status, doc.errors.get(status))
