@@ -17,6 +17,7 @@ from openhero.core.clock import Clock
 from openhero.core.db import Database
 from openhero.core.errors import install_error_handlers
 from openhero.core.idempotency import IdempotencyMiddleware
+from openhero.core.openapi import install_openapi
 from openhero.core.ratelimit import KeyRateLimiter
 from openhero.core.sandbox import wrap_clock
 from openhero.core.security import SecurityMiddleware
@@ -80,28 +81,6 @@ def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
             app.include_router(module.router)
 
 
-def _merge_security_requirements(app: FastAPI) -> None:
-    """Both headers are required together (one security requirement, as Hero's contract has it), not
-    either one: FastAPI lists each header dependency as its own alternative."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for item in schema.get("paths", {}).values():
-                for operation in item.values():
-                    requirements = operation.get("security") if isinstance(operation, dict) else None
-                    if requirements and len(requirements) > 1:
-                        merged: dict[str, list[str]] = {}
-                        for requirement in requirements:
-                            merged.update(requirement)
-                        operation["security"] = [merged]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_worker: bool | None = None,
                db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -148,7 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.add_middleware(RequestIdMiddleware)
     _include_domains(app, sandbox=settings.sandbox)
 
-    _merge_security_requirements(app)
+    install_openapi(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -154,6 +154,25 @@ def serve(
                 loop="uvloop", http="httptools", log_level=settings.log_level, proxy_headers=False)
 
 
+@app.command("openapi")
+def openapi_command(output: Annotated[str | None, typer.Option("--output", "-o", help="write to FILE")] = None
+                    ) -> None:
+    """Print the OpenAPI document the server publishes at /openapi.json, without starting a server."""
+    import secrets
+
+    from openhero.app import create_app
+
+    # No request is served, so the secret is irrelevant; a throwaway one passes the default-secret check.
+    settings = get_settings().model_copy(update={"secret_key": secrets.token_urlsafe(48)})
+    text = json.dumps(create_app(settings, run_worker=False).openapi(), indent=2, ensure_ascii=False) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
 @app.command("worker")
 def run_worker(once: Annotated[bool, typer.Option("--once", help="run what is due, then exit")] = False,
                concurrency: int = 32) -> None:
