@@ -6,12 +6,13 @@ import asyncio
 import json
 import os
 import signal
-from typing import Annotated, Any
+import sys
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from openhero.domains import domain_modules
-from openhero.settings import Settings, get_settings
+from openhero.settings import ConfigError, Settings, get_settings
 
 app = typer.Typer(help="openhero: an open, self-hostable Hero Health Public API server.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list, revoke and rotate partner API keys.", no_args_is_help=True)
@@ -26,6 +27,72 @@ for _domain, _module in domain_modules("cli"):
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+# Commands that sign, verify or encrypt with OPENHERO_SECRET_KEY (serve checks after applying --demo).
+USES_SECRET = {"worker", "patients"}
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"openhero: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def load_settings(*, uses_secret: bool) -> Settings:
+    """The settings a command runs with, or one line on stderr and exit 2: invalid values, a database URL
+    without a driver, an unreadable ``*_FILE``, or (for commands using the secret) the published
+    development secret outside sandbox mode. In sandbox mode the database's own secret replaces it."""
+    from pydantic import ValidationError
+
+    from openhero.settings import describe_validation_error
+
+    try:
+        settings = get_settings()
+        settings.check_config()
+        if uses_secret:
+            settings.check_secrets()
+            if settings.uses_development_secret:
+                from openhero.core.db import Database
+                from openhero.core.instance import apply_secret
+
+                async def resolve() -> None:
+                    db = Database(settings.database_url, pool_size=1)
+                    try:
+                        await apply_secret(db, settings)
+                    finally:
+                        await db.dispose()
+
+                _run(resolve())
+    except ValidationError as exc:
+        _fail(f"configuration error: {describe_validation_error(exc)}")
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
+    return settings
+
+
+@app.callback()
+def _check_configuration(ctx: typer.Context) -> None:
+    if not ctx.resilient_parsing and ctx.invoked_subcommand:
+        load_settings(uses_secret=ctx.invoked_subcommand in USES_SECRET)
+
+
+def main() -> None:
+    """The ``openhero`` entry point: configuration and database-connection errors are one line, not a
+    traceback."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"openhero: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        typer.echo(f"openhero: cannot use the database at OPENHERO_DATABASE_URL: {reason}", err=True)
+        sys.exit(2)
+    except (SQLAlchemyError, OSError) as exc:
+        typer.echo(f"openhero: cannot use the database at OPENHERO_DATABASE_URL: {exc}", err=True)
+        sys.exit(2)
 
 
 async def _with_session(settings: Settings, fn: Any) -> Any:
@@ -140,14 +207,19 @@ def serve(
     os.environ["OPENHERO_SERVE_WORKER"] = "1" if worker else "0"
     os.environ.setdefault("OPENHERO_PUBLIC_BASE_URL", f"http://{host}:{port}")
     get_settings.cache_clear()
-    settings = get_settings()
-    settings.check_secrets()
+    settings = load_settings(uses_secret=False)
+    try:
+        settings.check_secrets()
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
     import logging
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # keep the welcome text readable
     if migrate or demo_mode:
         upgrade(settings.database_url)
+    if settings.uses_development_secret:  # sandbox: create the database's secret before serving
+        load_settings(uses_secret=True)
     if demo_mode:
         _print_welcome(_run(_demo(settings)), settings.public_base_url)
     uvicorn.run("openhero.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -266,4 +338,4 @@ def keys_list(practice_group: Annotated[int | None, typer.Option("--practice-gro
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -8,7 +8,7 @@ from openhero.core.db import Base
 from openhero.domains import domain_modules
 
 # Core tables that belong to no domain.
-CORE_MODEL_MODULES = ("openhero.core.outbox", "openhero.core.audit", "openhero.core.jobs")
+CORE_MODEL_MODULES = ("openhero.core.outbox", "openhero.core.audit", "openhero.core.jobs", "openhero.core.instance")
 
 
 def load_all() -> type[Base]:

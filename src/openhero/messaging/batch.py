@@ -28,6 +28,7 @@ from openhero.core.errors import Conflict, ValidationFailed, error_item
 from openhero.core.jobs import Job
 from openhero.core.pagination import PageParams, paginate
 from openhero.core.tenancy import get_owned, owned
+from openhero.messaging import limits
 from openhero.messaging.models import (
     BATCH_STATUSES,
     MESSAGE_STATUSES,
@@ -151,6 +152,7 @@ async def create_batch(
             expected="a subject (required for EMAIL)",
             path=["subject"],
         )
+    limits.check_content(body.channel.lower(), body.content, ["content"])
     recipients = body.recipients if isinstance(body.recipients, list) else [body.recipients]
     if not recipients:
         raise ValidationFailed(

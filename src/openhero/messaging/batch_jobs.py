@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core.worker import JobContext, Retry, job_handler
 from openhero.messaging import batch
 from openhero.messaging.contacts import MISSING_CONTACT, contact_on_record
-from openhero.messaging.delivery import CHECK_JOB, outgoing
+from openhero.messaging.delivery import CHECK_JOB, outgoing, sender_for
 from openhero.messaging.models import BatchMessage, BatchRecipient, Message
-from openhero.messaging.providers import Provider, ProviderUnavailable, SendResult, get_provider
+from openhero.messaging.providers import Provider, ProviderUnavailable, Sender, SendResult, get_provider
 from openhero.messaging.providers.sandbox import SandboxProvider
 from openhero.patients.models import Patient
 from openhero.patients.pds import (
@@ -326,7 +326,8 @@ async def queue_chunk_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     await batch.settle(ctx.db, batch_id, now=now)
 
 
-async def _send_all(provider: Provider, messages: list[Any]) -> list[SendResult | None]:
+async def _send_all(provider: Provider, messages: list[Any], sender: Sender | None = None
+                    ) -> list[SendResult | None]:
     """Provider calls for a chunk; a message whose call failed transiently stays queued (None)."""
     if isinstance(provider, SandboxProvider):
         return [await provider.send(outgoing(m)) for m in messages]
@@ -335,7 +336,7 @@ async def _send_all(provider: Provider, messages: list[Any]) -> list[SendResult 
     async def one(m: Any) -> SendResult | None:
         async with limit:
             try:
-                return await provider.send(outgoing(m))
+                return await provider.send(outgoing(m, sender))
             except ProviderUnavailable:
                 return None
 
@@ -421,8 +422,9 @@ async def send_chunk(ctx: JobContext, payload: dict[str, Any]) -> None:
                 )
             )
         ).all()
+        sender = await sender_for(session, b.practice_group_id) if b.channel == "EMAIL" else None
     provider = get_provider(CHANNELS[b.channel], ctx.settings)
-    results = await _send_all(provider, list(messages))
+    results = await _send_all(provider, list(messages), sender)
     pairs = [(m, r) for m, r in zip(messages, results, strict=True) if r is not None]
     now = ctx.clock.now()
     if pairs:

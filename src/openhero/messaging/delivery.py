@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core.jobs import enqueue
 from openhero.messaging import ehr_write
 from openhero.messaging.models import Message
-from openhero.messaging.providers import Outgoing, Provider, SendResult
+from openhero.messaging.providers import Outgoing, Provider, Sender, SendResult
+from openhero.practice.models import PracticeGroup
 
 FALLBACK_AFTER = timedelta(hours=1)
 CHECK_JOB = "messaging.check_status"
 FALLBACK_JOB = "messaging.nhs_app_fallback"
 
 
-def outgoing(message: Any) -> Outgoing:
+def outgoing(message: Any, sender: Sender | None = None) -> Outgoing:
     """From a Message (or a row with the same column names)."""
     return Outgoing(
         message_id=message.id,
@@ -32,7 +33,23 @@ def outgoing(message: Any) -> Outgoing:
         recipient=message.recipient,
         subject=message.subject,
         body=message.content,
+        sender=sender.email_from if sender else None,
+        reply_to=sender.email_reply_to if sender else None,
     )
+
+
+async def sender_for(session: AsyncSession, practice_group_id: int) -> Sender | None:
+    """The practice group's own email From and Reply-To, if it set them."""
+    row = (
+        await session.execute(
+            select(PracticeGroup.email_from, PracticeGroup.email_reply_to).where(
+                PracticeGroup.id == practice_group_id
+            )
+        )
+    ).one_or_none()
+    if row is None or not (row.email_from or row.email_reply_to):
+        return None
+    return Sender(row.email_from, row.email_reply_to)
 
 
 def outcome_values(result: SendResult, provider: Provider, now: datetime) -> dict[str, Any]:

@@ -3,7 +3,8 @@ fallback and batch enrichment, queueing and sending."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -13,28 +14,47 @@ from openhero.core.worker import JobContext, PermanentFailure, Retry, job_handle
 from openhero.messaging import batch_jobs, delivery
 from openhero.messaging.contacts import contact_on_record
 from openhero.messaging.models import Message
-from openhero.messaging.providers import ProviderUnavailable, get_provider
-from openhero.messaging.service import SEND_JOB
+from openhero.messaging.providers import ProviderUnavailable, SendResult, get_provider
+from openhero.messaging.service import SEND_JOB, SEND_MAX_ATTEMPTS
 from openhero.patients.models import Patient
 
-# A provider that is down is tried again shortly; the job gives up after its max attempts.
-RETRY_AFTER = timedelta(minutes=2)
+# A transient provider failure (SMTP 4xx/530, TLS, timeouts, Notify 5xx/429) is retried with backoff
+# - each wait about as long as the message has already waited, 1 minute to 1 hour - until the message's
+# retry window closes; then it fails with the last reason.
+SEND_RETRY_WINDOW = timedelta(hours=24)
+RETRY_MIN = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+
+
+def retry_delay(waited: timedelta) -> timedelta:
+    return min(RETRY_MAX, max(RETRY_MIN, waited)) * random.uniform(0.8, 1.0)
 
 
 @job_handler(SEND_JOB)
 async def send_message(ctx: JobContext, payload: dict[str, Any]) -> None:
     async with ctx.db.session(write=False) as session:
         message = await session.get(Message, int(payload["message_id"]))
-    if message is None or message.status != "queued":
-        return  # deleted, or already settled by an earlier attempt
+        if message is None or message.status != "queued":
+            return  # deleted, or already settled by an earlier attempt
+        email = message.message_type == "email"
+        sender = await delivery.sender_for(session, message.practice_group_id) if email else None
     provider = get_provider(message.message_type, ctx.settings)
     try:
-        result = await provider.send(delivery.outgoing(message))
+        result = await provider.send(delivery.outgoing(message, sender))
     except ProviderUnavailable as exc:
-        raise Retry(RETRY_AFTER, str(exc)) from None
+        now = ctx.clock.now()
+        waited = now - _since(message)
+        if waited < SEND_RETRY_WINDOW:
+            raise Retry(min(retry_delay(waited), SEND_RETRY_WINDOW - waited), str(exc)) from None
+        hours = int(SEND_RETRY_WINDOW.total_seconds() // 3600)
+        result = SendResult("failed", None, f"not sent within {hours} hours; last attempt: {exc}")
     async with ctx.db.session() as session:
         await delivery.store_outcome(session, message, provider, result, now=ctx.clock.now())
         await session.commit()
+
+
+def _since(message: Message) -> datetime:
+    return message.scheduled_at or message.created_at
 
 
 @job_handler(delivery.CHECK_JOB)
@@ -49,7 +69,9 @@ async def check_status(ctx: JobContext, payload: dict[str, Any]) -> None:
     except ProviderUnavailable as exc:
         raise Retry(delivery.FALLBACK_AFTER / 12, str(exc)) from None
     if result.status == "sent":
-        raise Retry(result.check_after or delivery.FALLBACK_AFTER / 12, "still pending at the provider")
+        if result.check_after is None:
+            return  # final: e.g. Notify's 'sent' to an international number, which gives no receipt
+        raise Retry(result.check_after, "still pending at the provider")
     async with ctx.db.session() as session:
         await delivery.apply_check(session, message.id, result, now=ctx.clock.now())
         await session.commit()
@@ -100,7 +122,8 @@ async def nhs_app_fallback(ctx: JobContext, payload: dict[str, Any]) -> None:
         original.fallback_message_id = fallback.id
         original.updated_at = now
         await enqueue(
-            session, SEND_JOB, {"message_id": fallback.id}, practice_group_id=original.practice_group_id, now=now
+            session, SEND_JOB, {"message_id": fallback.id}, practice_group_id=original.practice_group_id, now=now,
+            max_attempts=SEND_MAX_ATTEMPTS,
         )
         await session.commit()
 
