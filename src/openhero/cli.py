@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -20,9 +21,6 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
-# Domain CLIs mounted as `openhero <domain> ...` when the domain provides ``cli.app``.
-for _domain, _module in domain_modules("cli"):
-    app.add_typer(_module.app, name=_domain)
 
 
 def _run(coro: Any) -> Any:
@@ -30,7 +28,7 @@ def _run(coro: Any) -> Any:
 
 
 # Commands that sign, verify or encrypt with OPENHERO_SECRET_KEY (serve checks after applying --demo).
-USES_SECRET = {"worker", "patients"}
+USES_SECRET = {"worker", "patients trace"}
 
 
 def _fail(message: str) -> NoReturn:
@@ -76,6 +74,23 @@ def _check_configuration(ctx: typer.Context) -> None:
         load_settings(uses_secret=ctx.invoked_subcommand in USES_SECRET)
 
 
+def _uses_secret(fn: Any) -> Any:
+    @functools.wraps(fn)  # Typer reads the wrapped signature
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        load_settings(uses_secret=True)
+        return fn(*args, **kwargs)
+
+    return checked
+
+
+# Domain CLIs mounted as `openhero <domain> ...` when the domain provides ``cli.app``.
+for _domain, _module in domain_modules("cli"):
+    for _command in _module.app.registered_commands:
+        if f"{_domain} {_command.name or _command.callback.__name__.replace('_', '-')}" in USES_SECRET:
+            _command.callback = _uses_secret(_command.callback)
+    app.add_typer(_module.app, name=_domain)
+
+
 def main() -> None:
     """The ``openhero`` entry point: configuration and database-connection errors are one line, not a
     traceback."""
@@ -86,13 +101,13 @@ def main() -> None:
     except ConfigError as exc:
         typer.echo(f"openhero: configuration error: {exc}", err=True)
         sys.exit(2)
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        typer.echo(f"openhero: cannot use the database at OPENHERO_DATABASE_URL: {reason}", err=True)
-        sys.exit(2)
     except (SQLAlchemyError, OSError) as exc:
-        typer.echo(f"openhero: cannot use the database at OPENHERO_DATABASE_URL: {exc}", err=True)
-        sys.exit(2)
+        orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+        reason = (str(orig).strip().splitlines() or [type(exc).__name__])[0]
+        typer.echo(f"openhero: cannot use the database at OPENHERO_DATABASE_URL: {reason}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)  # a driver thread still reporting to the closed event loop must not print a traceback
 
 
 async def _with_session(settings: Settings, fn: Any) -> Any:

@@ -100,9 +100,14 @@ class Settings(BaseSettings):
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
         try:
-            make_url(self.database_url).get_dialect()
+            url = make_url(self.database_url)
+            url.get_dialect()
         except (ArgumentError, NoSuchModuleError, ValueError) as exc:
             raise ConfigError(f"OPENHERO_DATABASE_URL is not a usable database URL ({exc})") from None
+        on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        folder = os.path.dirname(os.path.abspath(url.database)) if on_disk else None  # type: ignore[arg-type]
+        if folder and not os.path.isdir(folder):
+            raise ConfigError(f"OPENHERO_DATABASE_URL: the directory {folder} of the SQLite file does not exist")
         for name in type(self).model_fields:
             path = getattr(self, name)
             if name.endswith("_file") and path:
