@@ -22,7 +22,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
 
-
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
