@@ -279,3 +279,52 @@ async def test_practice_group_sender_is_validated(api):
         assert r.json()["message"][0]["path"] == [field_name]
     r = await api.patch("/v1/me", json={"email_from": "surgery@example.com"})
     assert r.status_code == 200 and r.json()["email_from"] == "surgery@example.com"
+
+
+async def test_batch_email_uses_the_group_sender_and_retries_530_within_the_window(
+    api, tenant, clean, clock, run_worker, submission_relay, pki
+):
+    from datetime import date
+
+    await api.patch("/v1/me", json={"email_from": "Oakwood Surgery <oakwood.surgery@nhs.example>"})
+    await make_patient(clean, tenant.id, nhs_number="9990000018", dob=date(1951, 4, 12), email="one@example.com")
+    await make_patient(clean, tenant.id, nhs_number="9990000026", dob=date(1960, 1, 1), email="two@example.com")
+    r = await api.post("/v1/batch_message", json={
+        "name": "Flu clinic", "channel": "EMAIL", "subject": "Flu clinic – Saturday", "content": UTF8_BODY,
+        "recipients": [{"nhs_number": "9990000018", "dob": "1951-04-12"},
+                       {"nhs_number": "9990000026", "dob": "1960-01-01"}]})
+    assert r.status_code == 200, r.text
+    batch_id = r.json()["id"]
+    await run_worker()  # enrichment
+    assert (await api.patch(f"/v1/batch_message/{batch_id}/send")).status_code == 200
+
+    broken = relay_settings(submission_relay, pki, smtp_username=None, smtp_password=None)  # 530 STARTTLS
+    await run_worker(**broken)
+    recipients = (await api.get(f"/v1/batch_message/{batch_id}/recipients")).json()["data"]
+    assert submission_relay.messages == [] and {x["status"] for x in recipients} != {"FAILED"}
+    clock.advance(minutes=3)
+    await run_worker(**relay_settings(submission_relay, pki))
+    assert sorted(m["To"] for m in submission_relay.messages) == ["one@example.com", "two@example.com"]
+    for mail in submission_relay.messages:
+        assert mail["From"] == "Oakwood Surgery <oakwood.surgery@nhs.example>"
+        assert mail["Subject"] == "Flu clinic – Saturday" and mail.get_content().rstrip("\n") == UTF8_BODY
+    assert (await api.get(f"/v1/batch_message/{batch_id}")).json()["status"] == "COMPLETED"
+
+    # A batch whose relay stays broken for the whole 24-hour window ends with failed messages.
+    r = await api.post("/v1/batch_message", json={
+        "name": "Second", "channel": "EMAIL", "subject": "Second", "content": "Plain text",
+        "recipients": [{"nhs_number": "9990000018", "dob": "1951-04-12"}]})
+    second = r.json()["id"]
+    await run_worker()
+    await api.patch(f"/v1/batch_message/{second}/send")
+    await run_worker(**broken)
+    for _ in range(30):
+        clock.advance(hours=1)
+        await run_worker(**broken)
+    async with clean.session(write=False) as session:
+        from openhero.messaging.models import Message
+
+        reasons = (await session.execute(select(Message.status, Message.failure_reason)
+                                         .where(Message.batch_id == int(second)))).all()
+    assert [(s, "not sent within 24 hours" in (f or "") and "530" in f) for s, f in reasons] == [("failed", True)]
+    assert (await api.get(f"/v1/batch_message/{second}")).json()["status"] == "COMPLETED"

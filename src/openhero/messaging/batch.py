@@ -84,6 +84,7 @@ async def enqueue_many(
     group_id: int,
     now: datetime,
     run_at: datetime | None = None,
+    max_attempts: int = 20,
 ) -> None:
     """Many jobs in one INSERT (core ``enqueue`` flushes one row at a time)."""
     if payloads:
@@ -97,7 +98,7 @@ async def enqueue_many(
                     "status": "queued",
                     "run_at": run_at or now,
                     "attempts": 0,
-                    "max_attempts": 20,
+                    "max_attempts": max_attempts,
                     "created_at": now,
                 }
                 for p in payloads

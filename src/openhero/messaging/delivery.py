@@ -7,6 +7,7 @@ alone. Sends are at-least-once: a crash between the provider call and the commit
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +21,28 @@ from openhero.messaging.providers import Outgoing, Provider, Sender, SendResult
 from openhero.practice.models import PracticeGroup
 
 FALLBACK_AFTER = timedelta(hours=1)
+# A transient provider failure (SMTP 4xx/530, TLS, timeouts, Notify 401/403/429/5xx) is retried with backoff
+# - each wait about as long as the message has already waited, 1 minute to 1 hour - until the message's
+# retry window closes; then it fails with the last reason.
+SEND_RETRY_WINDOW = timedelta(hours=24)
+RETRY_MIN = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+# Enough job attempts for the whole window (~35 at most).
+SEND_MAX_ATTEMPTS = 100
 CHECK_JOB = "messaging.check_status"
 FALLBACK_JOB = "messaging.nhs_app_fallback"
+
+
+def retry_delay(waited: timedelta) -> timedelta | None:
+    """How long until the next attempt for a send that has waited ``waited``; None: the window is over."""
+    if waited >= SEND_RETRY_WINDOW:
+        return None
+    return min(min(RETRY_MAX, max(RETRY_MIN, waited)) * random.uniform(0.8, 1.0), SEND_RETRY_WINDOW - waited)
+
+
+def gave_up(reason: str) -> SendResult:
+    hours = int(SEND_RETRY_WINDOW.total_seconds() // 3600)
+    return SendResult("failed", None, f"not sent within {hours} hours; last attempt: {reason}")
 
 
 def outgoing(message: Any, sender: Sender | None = None) -> Outgoing:

@@ -3,8 +3,6 @@ fallback and batch enrichment, queueing and sending."""
 
 from __future__ import annotations
 
-import random
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,20 +12,9 @@ from openhero.core.worker import JobContext, PermanentFailure, Retry, job_handle
 from openhero.messaging import batch_jobs, delivery
 from openhero.messaging.contacts import contact_on_record
 from openhero.messaging.models import Message
-from openhero.messaging.providers import ProviderUnavailable, SendResult, get_provider
-from openhero.messaging.service import SEND_JOB, SEND_MAX_ATTEMPTS
+from openhero.messaging.providers import ProviderUnavailable, get_provider
+from openhero.messaging.service import SEND_JOB
 from openhero.patients.models import Patient
-
-# A transient provider failure (SMTP 4xx/530, TLS, timeouts, Notify 5xx/429) is retried with backoff
-# - each wait about as long as the message has already waited, 1 minute to 1 hour - until the message's
-# retry window closes; then it fails with the last reason.
-SEND_RETRY_WINDOW = timedelta(hours=24)
-RETRY_MIN = timedelta(minutes=1)
-RETRY_MAX = timedelta(hours=1)
-
-
-def retry_delay(waited: timedelta) -> timedelta:
-    return min(RETRY_MAX, max(RETRY_MIN, waited)) * random.uniform(0.8, 1.0)
 
 
 @job_handler(SEND_JOB)
@@ -42,19 +29,13 @@ async def send_message(ctx: JobContext, payload: dict[str, Any]) -> None:
     try:
         result = await provider.send(delivery.outgoing(message, sender))
     except ProviderUnavailable as exc:
-        now = ctx.clock.now()
-        waited = now - _since(message)
-        if waited < SEND_RETRY_WINDOW:
-            raise Retry(min(retry_delay(waited), SEND_RETRY_WINDOW - waited), str(exc)) from None
-        hours = int(SEND_RETRY_WINDOW.total_seconds() // 3600)
-        result = SendResult("failed", None, f"not sent within {hours} hours; last attempt: {exc}")
+        delay = delivery.retry_delay(ctx.clock.now() - (message.scheduled_at or message.created_at))
+        if delay is not None:
+            raise Retry(delay, str(exc)) from None
+        result = delivery.gave_up(str(exc))
     async with ctx.db.session() as session:
         await delivery.store_outcome(session, message, provider, result, now=ctx.clock.now())
         await session.commit()
-
-
-def _since(message: Message) -> datetime:
-    return message.scheduled_at or message.created_at
 
 
 @job_handler(delivery.CHECK_JOB)
@@ -123,7 +104,7 @@ async def nhs_app_fallback(ctx: JobContext, payload: dict[str, Any]) -> None:
         original.updated_at = now
         await enqueue(
             session, SEND_JOB, {"message_id": fallback.id}, practice_group_id=original.practice_group_id, now=now,
-            max_attempts=SEND_MAX_ATTEMPTS,
+            max_attempts=delivery.SEND_MAX_ATTEMPTS,
         )
         await session.commit()
 

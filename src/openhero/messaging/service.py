@@ -13,7 +13,7 @@ from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, NotFound, Unauthorised, ValidationFailed
 from openhero.core.jobs import enqueue
 from openhero.core.tenancy import MAX_ID, get_owned, parse_id
-from openhero.messaging import ehr_write, limits, short_links
+from openhero.messaging import delivery, ehr_write, limits, short_links
 from openhero.messaging.contacts import resolve_contact
 from openhero.messaging.models import AttachmentLink, Message
 from openhero.messaging.schemas import SendMessageRequest
@@ -32,8 +32,6 @@ WTR_TOKEN_PURPOSE = "write_to_record"
 WTR_TOKEN_TTL = timedelta(days=7)
 ASSIGNEE_MODELS = {"admin": Admin, "adminteam": AdminTeam, "admin_team": AdminTeam}
 SEND_JOB = "messaging.send"
-# Transient failures are retried for the message's retry window (messaging.jobs), which takes ~35 tries.
-SEND_MAX_ATTEMPTS = 100
 
 
 def parse_send_at(raw: str | None, now: datetime) -> datetime | None:
@@ -221,7 +219,7 @@ async def send_message(
     await session.flush()
     await enqueue(
         session, SEND_JOB, {"message_id": message.id}, run_at=scheduled_at or now, practice_group_id=group_id, now=now,
-        max_attempts=SEND_MAX_ATTEMPTS,
+        max_attempts=delivery.SEND_MAX_ATTEMPTS,
     )
     await audit.record(
         session,
