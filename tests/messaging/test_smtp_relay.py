@@ -328,3 +328,32 @@ async def test_batch_email_uses_the_group_sender_and_retries_530_within_the_wind
                                          .where(Message.batch_id == int(second)))).all()
     assert [(s, "not sent within 24 hours" in (f or "") and "530" in f) for s, f in reasons] == [("failed", True)]
     assert (await api.get(f"/v1/batch_message/{second}")).json()["status"] == "COMPLETED"
+
+
+async def test_silent_relay_times_out_and_missing_starttls_never_falls_back_to_plain(settings, smtp_server):
+    import asyncio
+
+    from openhero.messaging.providers import Outgoing, ProviderUnavailable
+    from openhero.messaging.providers.smtp import SmtpProvider
+
+    mail = Outgoing(message_id=7, practice_group_id=1, channel="email", recipient="p@example.com", subject=None,
+                    body="Hello")
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)  # accepts, never greets
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        provider = SmtpProvider(settings.model_copy(update={"smtp_port": port, "smtp_timeout_seconds": 0.5}))
+        with pytest.raises(ProviderUnavailable, match="timed out"):
+            await provider.send(mail)
+    finally:
+        server.close()
+
+    # A relay that does not offer STARTTLS: retried with the reason, nothing sent in clear.
+    plain = SmtpProvider(settings.model_copy(update={"smtp_port": smtp_server.port, "smtp_security": "starttls"}))
+    with pytest.raises(ProviderUnavailable, match="STARTTLS"):
+        await plain.send(mail)
+    assert smtp_server.messages == []
