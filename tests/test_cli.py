@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -119,3 +120,89 @@ async def test_demo_wires_every_domain(database_url, clean, settings, clock):
         assert form.status_code == 200 and "travel" in form.json()["title"].lower()
         assert (await c.get("/v1/slots/count")).status_code == 200
         assert (await c.get("/v1/templates")).json()["count"] >= 3
+
+
+# --- configuration errors and the secret at every entry point (real processes) ---
+
+def bare_process(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``openhero ...`` with only the given OPENHERO_* settings (none inherited from this shell)."""
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHERO_")}
+    return subprocess.run([sys.executable, "-m", "openhero.cli", *args], capture_output=True, text=True,
+                          env={**clean_env, **env}, timeout=120, check=False, cwd=os.path.dirname(__file__))
+
+
+def assert_one_line_refusal(out: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("openhero: "), out.stderr
+    assert "Traceback" not in out.stderr and all(n in lines[0] for n in needles), lines[0]
+
+
+async def test_published_secret_is_refused_outside_sandbox_by_every_command_that_uses_it(database_url, clean):
+    for command in (["serve", "--no-migrate", "--port", "9"], ["worker", "--once"],
+                    ["patients", "trace", "9000000009", "1980-01-01"]):
+        out = bare_process(*command, OPENHERO_DATABASE_URL=database_url)
+        assert_one_line_refusal(out, "OPENHERO_SECRET_KEY", "published development secret")
+    # A command that never touches the secret still runs.
+    assert bare_process("keys", "list", OPENHERO_DATABASE_URL=database_url).returncode == 0
+    # With a real secret the worker runs.
+    out = bare_process("worker", "--once", OPENHERO_DATABASE_URL=database_url, OPENHERO_SECRET_KEY="s" * 48)
+    assert out.returncode == 0, out.stderr
+
+
+async def test_configuration_errors_are_one_line(tmp_path):
+    secret = {"OPENHERO_SECRET_KEY": "s" * 48}
+    assert_one_line_refusal(bare_process("worker", "--once", OPENHERO_DATABASE_URL="mysqlx://nobody@host/db",
+                                         **secret), "OPENHERO_DATABASE_URL")
+    assert_one_line_refusal(bare_process("db", "upgrade", OPENHERO_DATABASE_URL="postgresql+asyncpg://x@127.0.0.1:1/x",
+                                         **secret), "OPENHERO_DATABASE_URL", "127.0.0.1")
+    assert_one_line_refusal(bare_process("keys", "list",
+                                         OPENHERO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db",
+                                         **secret), "OPENHERO_DATABASE_URL")
+    assert_one_line_refusal(bare_process("worker", "--once", OPENHERO_SMTP_CA_FILE=str(tmp_path / "nope.pem"),
+                                         **secret), "OPENHERO_SMTP_CA_FILE", "nope.pem")
+    assert_one_line_refusal(bare_process("worker", "--once", OPENHERO_SMS_PROVIDER="twilio", **secret),
+                            "OPENHERO_SMS_PROVIDER")
+    assert_one_line_refusal(bare_process("worker", "--once", OPENHERO_SMTP_SECURITY="none",
+                                         OPENHERO_SMTP_USERNAME="surgery@nhs.net", **secret),
+                            "password in clear")
+
+
+async def test_sandbox_secret_is_random_per_database_and_shared_by_api_and_worker(database_url, clean, clock):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from openhero.core import tokens
+    from openhero.core.auth import ACCESS_TOKEN_PURPOSE
+    from openhero.core.instance import SANDBOX_SECRET, InstanceValue
+    from openhero.settings import DEFAULT_SECRET, Settings
+    from tests.builders import make_tenant
+
+    async def stored() -> list[str]:
+        async with clean.session(write=False) as session:
+            return list((await session.execute(select(InstanceValue.value)
+                                               .where(InstanceValue.name == SANDBOX_SECRET))).scalars())
+
+    assert await stored() == []
+    # The first process to start (a worker here) creates it; the next one reuses it.
+    for _ in range(2):
+        out = bare_process("worker", "--once", OPENHERO_DATABASE_URL=database_url, OPENHERO_SANDBOX="1")
+        assert out.returncode == 0, out.stderr
+    [secret] = await stored()
+    assert secret != DEFAULT_SECRET and len(secret) >= 48
+
+    # An API process on the same database signs with the same secret, never the published one.
+    tenant = await make_tenant(clean)
+    app = create_app(Settings(database_url=database_url, sandbox=True, _env_file=None),  # type: ignore[call-arg]
+                     clock=clock, db=clean)
+    assert app.state.settings.secret_key not in (DEFAULT_SECRET, secret)  # a stand-in until startup
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert app.state.settings.secret_key == secret
+        r = await c.post("/v1/access_token", headers=tenant.headers)
+        assert r.status_code == 200, r.text
+        token = r.json()["access_token"]
+    assert tokens.verify(secret, token, purpose=ACCESS_TOKEN_PURPOSE, now=clock.now())["sub"] == str(tenant.key.id)
+    with pytest.raises(tokens.TokenError, match="invalid token"):
+        tokens.verify(DEFAULT_SECRET, token, purpose=ACCESS_TOKEN_PURPOSE, now=clock.now() + timedelta(seconds=1))

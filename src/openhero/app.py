@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,6 +86,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_secrets()
+    sandbox_secret = settings.uses_development_secret
+    if sandbox_secret:
+        # Sandbox mode: the published secret never signs anything. Until the lifespan has read this
+        # database's own secret, a random per-process one stands in.
+        settings = settings.model_copy(update={"secret_key": secrets.token_urlsafe(48)})
     if run_worker is None:
         run_worker = settings.serve_worker
 
@@ -92,6 +98,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker_task: asyncio.Task[Any] | None = None
         stop = asyncio.Event()
+        if sandbox_secret:
+            from openhero.core.instance import database_secret
+
+            settings.secret_key = await database_secret(app.state.db)
         if run_worker:
             from openhero.core.worker import Worker
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
-from typing import Annotated, Any
+import sys
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from openhero.domains import domain_modules
-from openhero.settings import Settings, get_settings
+from openhero.settings import ConfigError, Settings, get_settings
 
 app = typer.Typer(help="openhero: an open, self-hostable Hero Health Public API server.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list, revoke and rotate partner API keys.", no_args_is_help=True)
@@ -19,13 +21,92 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
-# Domain CLIs mounted as `openhero <domain> ...` when the domain provides ``cli.app``.
-for _domain, _module in domain_modules("cli"):
-    app.add_typer(_module.app, name=_domain)
-
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+# Commands that sign, verify or encrypt with OPENHERO_SECRET_KEY (serve checks after applying --demo).
+USES_SECRET = {"worker", "patients trace"}
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"openhero: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def load_settings(*, uses_secret: bool) -> Settings:
+    """The settings a command runs with, or one line on stderr and exit 2: invalid values, a database URL
+    without a driver, an unreadable ``*_FILE``, or (for commands using the secret) the published
+    development secret outside sandbox mode. In sandbox mode the database's own secret replaces it."""
+    from pydantic import ValidationError
+
+    from openhero.settings import describe_validation_error
+
+    try:
+        settings = get_settings()
+        settings.check_config()
+        if uses_secret:
+            settings.check_secrets()
+            if settings.uses_development_secret:
+                from openhero.core.db import Database
+                from openhero.core.instance import apply_secret
+
+                async def resolve() -> None:
+                    db = Database(settings.database_url, pool_size=1)
+                    try:
+                        await apply_secret(db, settings)
+                    finally:
+                        await db.dispose()
+
+                _run(resolve())
+    except ValidationError as exc:
+        _fail(f"configuration error: {describe_validation_error(exc)}")
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
+    return settings
+
+
+@app.callback()
+def _check_configuration(ctx: typer.Context) -> None:
+    if not ctx.resilient_parsing and ctx.invoked_subcommand:
+        load_settings(uses_secret=ctx.invoked_subcommand in USES_SECRET)
+
+
+def _uses_secret(fn: Any) -> Any:
+    @functools.wraps(fn)  # Typer reads the wrapped signature
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        load_settings(uses_secret=True)
+        return fn(*args, **kwargs)
+
+    return checked
+
+
+# Domain CLIs mounted as `openhero <domain> ...` when the domain provides ``cli.app``.
+for _domain, _module in domain_modules("cli"):
+    for _command in _module.app.registered_commands:
+        if f"{_domain} {_command.name or _command.callback.__name__.replace('_', '-')}" in USES_SECRET:
+            _command.callback = _uses_secret(_command.callback)
+    app.add_typer(_module.app, name=_domain)
+
+
+def main() -> None:
+    """The ``openhero`` entry point: configuration and database-connection errors are one line, not a
+    traceback."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"openhero: configuration error: {exc}", err=True)
+        sys.exit(2)
+    except (SQLAlchemyError, OSError) as exc:
+        orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+        reason = (str(orig).strip().splitlines() or [type(exc).__name__])[0]
+        typer.echo(f"openhero: cannot use the database at OPENHERO_DATABASE_URL: {reason}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)  # a driver thread still reporting to the closed event loop must not print a traceback
 
 
 async def _with_session(settings: Settings, fn: Any) -> Any:
@@ -140,14 +221,19 @@ def serve(
     os.environ["OPENHERO_SERVE_WORKER"] = "1" if worker else "0"
     os.environ.setdefault("OPENHERO_PUBLIC_BASE_URL", f"http://{host}:{port}")
     get_settings.cache_clear()
-    settings = get_settings()
-    settings.check_secrets()
+    settings = load_settings(uses_secret=False)
+    try:
+        settings.check_secrets()
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
     import logging
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # keep the welcome text readable
     if migrate or demo_mode:
         upgrade(settings.database_url)
+    if settings.uses_development_secret:  # sandbox: create the database's secret before serving
+        load_settings(uses_secret=True)
     if demo_mode:
         _print_welcome(_run(_demo(settings)), settings.public_base_url)
     uvicorn.run("openhero.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -287,4 +373,4 @@ def keys_list(practice_group: Annotated[int | None, typer.Option("--practice-gro
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -9,7 +9,7 @@ from openhero.domains import domain_modules
 
 # Core tables that belong to no domain.
 CORE_MODEL_MODULES = ("openhero.core.outbox", "openhero.core.audit", "openhero.core.jobs",
-                      "openhero.core.idempotency", "openhero.core.sandbox")
+                      "openhero.core.idempotency", "openhero.core.sandbox", "openhero.core.instance")
 
 
 def load_all() -> type[Base]:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Published in this repository: it must never sign or encrypt anything. Outside sandbox mode every entry
+# point refuses it; in sandbox mode each database gets a random secret of its own (core/instance.py).
 DEFAULT_SECRET = "openhero-insecure-development-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """A configuration problem an operator must fix; entry points print it as one line and exit."""
 
 
 class Settings(BaseSettings):
@@ -39,9 +46,19 @@ class Settings(BaseSettings):
     pds_key_id: str | None = None
     sms_provider: str = Field(default="sandbox", pattern="^(sandbox|notify)$")
     email_provider: str = Field(default="sandbox", pattern="^(sandbox|smtp|notify)$")
+    # SMTP submission relay (NHSmail, Office 365: port 587, starttls, username + password).
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "noreply@openhero.local"
+    # starttls | tls (implicit TLS, usually port 465) | none; unset: starttls when a username is set.
+    smtp_security: str | None = Field(default=None, pattern="^(starttls|tls|none)$")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # Extra CA bundle (PEM) trusted for the relay's certificate, on top of the system's.
+    smtp_ca_file: str | None = None
+    # Domain of Message-ID headers; unset: the domain of the From address.
+    smtp_message_id_domain: str | None = None
+    smtp_timeout_seconds: float = 30.0
     notify_api_key: str | None = None
     notify_base_url: str = "https://api.notifications.service.gov.uk"
     notify_sms_template_id: str | None = None
@@ -65,17 +82,64 @@ class Settings(BaseSettings):
     def webhook_private_allowed(self) -> bool:
         return self.sandbox if self.webhook_allow_private is None else self.webhook_allow_private
 
+    @model_validator(mode="after")
+    def _smtp_login_needs_tls(self) -> Settings:
+        if self.smtp_username and self.smtp_security == "none":
+            raise ValueError("OPENHERO_SMTP_SECURITY=none with OPENHERO_SMTP_USERNAME would send the SMTP "
+                             "password in clear; use starttls (port 587) or tls (port 465)")
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def smtp_security_mode(self) -> str:
+        return self.smtp_security or ("starttls" if self.smtp_username else "none")
+
+    @property
+    def uses_development_secret(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET
+
     def check_secrets(self) -> None:
         """Refuse to run with the published default secret outside sandbox mode."""
-        if self.secret_key == DEFAULT_SECRET and not self.sandbox:
-            raise RuntimeError(
-                "OPENHERO_SECRET_KEY is the insecure default; set a long random secret "
-                "or run in sandbox/demo mode (OPENHERO_SANDBOX=1 or `openhero serve --demo`)."
+        if self.uses_development_secret and not self.sandbox:
+            raise ConfigError(
+                "OPENHERO_SECRET_KEY is the published development secret; set a long random secret "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) or run in sandbox "
+                "mode (OPENHERO_SANDBOX=1 or `openhero serve --demo`)"
             )
+
+    def check_config(self) -> None:
+        """What can be checked before touching the database: the database URL parses and names an
+        installed driver, and every ``*_file`` setting names a readable file."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            url = make_url(self.database_url)
+            url.get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ConfigError(f"OPENHERO_DATABASE_URL is not a usable database URL ({exc})") from None
+        on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        folder = os.path.dirname(os.path.abspath(url.database)) if on_disk else None  # type: ignore[arg-type]
+        if folder and not os.path.isdir(folder):
+            raise ConfigError(f"OPENHERO_DATABASE_URL: the directory {folder} of the SQLite file does not exist")
+        for name in type(self).model_fields:
+            path = getattr(self, name)
+            if name.endswith("_file") and path:
+                if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                    raise ConfigError(f"OPENHERO_{name.upper()}: cannot read {path}")
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the environment variable(s) at fault."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"])
+        text = error["msg"].removeprefix("Value error, ")
+        parts.append(f"OPENHERO_{field.upper()}: {text}" if field else text)
+    return "; ".join(parts)
 
 
 @lru_cache

@@ -65,10 +65,25 @@ class NotifyFake:
     sent: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)  # notification id -> Notify status
     unauthorised: int = 0
+    clock_skew: float = 0.0  # seconds the fake's clock is ahead of the caller's
+
+
+# What Notify enforces (https://docs.notifications.service.gov.uk/rest-api.html and its error tables).
+NOTIFY_SMS_LIMIT = 918
+NOTIFY_EMAIL_LIMIT_BYTES = 2_000_000
+NOTIFY_TOKEN_WINDOW = 30  # seconds either side of the server's clock
+SMS_FIELDS = {"phone_number", "template_id", "personalisation", "reference", "sms_sender_id"}
+EMAIL_FIELDS = {"email_address", "template_id", "personalisation", "reference", "email_reply_to_id",
+                "one_click_unsubscribe_url"}
 
 
 def _notify_app(fake: NotifyFake) -> FastAPI:
-    """Speaks the parts of https://docs.notifications.service.gov.uk/rest-api.html openhero uses."""
+    """Speaks the parts of https://docs.notifications.service.gov.uk/rest-api.html openhero uses, with
+    Notify's authentication (an HS256 JWT signed with the API key's secret, iss = service id, iat within
+    30 seconds), request schema, message length limits and error bodies. The templates are
+    ``((body))`` for SMS and subject ``((subject))`` / body ``((body))`` for email."""
+    import time
+
     app = FastAPI()
 
     def error(status: int, kind: str, message: str) -> JSONResponse:
@@ -76,34 +91,57 @@ def _notify_app(fake: NotifyFake) -> FastAPI:
             {"status_code": status, "errors": [{"error": kind, "message": message}]}, status_code=status
         )
 
-    def authorised(request: Request) -> bool:
+    def auth_error(request: Request) -> JSONResponse | None:
         header = request.headers.get("authorization", "")
         if not header.startswith("Bearer "):
-            return False
+            fake.unauthorised += 1
+            return error(401, "AuthError", "Unauthorized: authentication token must be provided")
         try:
             claims = jwt.decode(header[7:], SECRET, algorithms=["HS256"], options={"verify_iat": False})
         except jwt.PyJWTError:
-            return False
-        return claims.get("iss") == SERVICE_ID and "iat" in claims
-
-    async def create(request: Request, kind: str) -> JSONResponse:
-        if not authorised(request):
             fake.unauthorised += 1
             return error(403, "AuthError", "Invalid token: signature, api token not found")
+        if claims.get("iss") != SERVICE_ID:
+            fake.unauthorised += 1
+            return error(403, "AuthError", "Invalid token: service not found")
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or abs(time.time() + fake.clock_skew - iat) > NOTIFY_TOKEN_WINDOW:
+            fake.unauthorised += 1
+            return error(403, "AuthError", "Error: Your system clock must be accurate to within 30 seconds")
+        return None
+
+    async def create(request: Request, kind: str) -> JSONResponse:
+        refused = auth_error(request)
+        if refused is not None:
+            return refused
         body = await request.json()
+        extra = sorted(set(body) - (SMS_FIELDS if kind == "sms" else EMAIL_FIELDS))
+        if extra:
+            return error(400, "ValidationError", f"Additional properties are not allowed ({extra[0]!r} was unexpected)")
+        target_field = "phone_number" if kind == "sms" else "email_address"
+        for required in (target_field, "template_id"):
+            if required not in body:
+                return error(400, "ValidationError", f"{required} is a required property")
         template = SMS_TEMPLATE if kind == "sms" else EMAIL_TEMPLATE
         if body.get("template_id") != template:
             return error(400, "BadRequestError", "Template not found")
-        target = body.get("phone_number") if kind == "sms" else body.get("email_address")
-        if not target or (kind == "sms" and not str(target).replace(" ", "").lstrip("+").isdigit()):
-            return error(
-                400, "ValidationError", f"{'phone_number' if kind == 'sms' else 'email_address'} Not a valid value"
-            )
-        notification_id = str(uuid.uuid4())
+        target = str(body[target_field])
+        if kind == "sms" and not target.replace(" ", "").lstrip("+").isdigit():
+            return error(400, "ValidationError", "phone_number Must not contain letters or symbols")
+        if kind == "email" and "@" not in target:
+            return error(400, "ValidationError", "email_address Not a valid email address")
         personalisation = body.get("personalisation") or {}
+        rendered = str(personalisation.get("body", "")).strip()
+        if kind == "sms" and len(rendered) > NOTIFY_SMS_LIMIT:
+            return error(400, "BadRequestError", "Your message is too long. Text messages cannot be longer than "
+                         f"{NOTIFY_SMS_LIMIT} characters. Your message is {len(rendered)} characters long.")
+        if kind == "email" and len(rendered.encode()) > NOTIFY_EMAIL_LIMIT_BYTES:
+            return error(400, "BadRequestError", "Your message is too long. Emails cannot be longer than "
+                         f"{NOTIFY_EMAIL_LIMIT_BYTES} bytes. Your message is {len(rendered.encode())} bytes.")
+        notification_id = str(uuid.uuid4())
         fake.sent.append({"id": notification_id, "type": kind, **body})
         fake.statuses.setdefault(notification_id, "sending")
-        content: dict[str, Any] = {"body": personalisation.get("body", "")}
+        content: dict[str, Any] = {"body": rendered}
         if kind == "sms":
             content["from_number"] = "GOVUK"
         else:
@@ -129,8 +167,9 @@ def _notify_app(fake: NotifyFake) -> FastAPI:
 
     @app.get("/v2/notifications/{notification_id}")
     async def get(notification_id: str, request: Request) -> JSONResponse:
-        if not authorised(request):
-            return error(403, "AuthError", "Invalid token")
+        refused = auth_error(request)
+        if refused is not None:
+            return refused
         found = next((n for n in fake.sent if n["id"] == notification_id), None)
         if found is None:
             return error(404, "NoResultFound", "No result found")

@@ -36,7 +36,18 @@ def test_cli_lists_every_sandbox_outcome():
     assert len(rows) == 26
 
 
-def test_cli_trace_uses_the_configured_adapter():
+def test_cli_trace_uses_the_configured_adapter(monkeypatch):
+    from openhero.settings import get_settings
+
+    monkeypatch.setenv("OPENHERO_SECRET_KEY", "trace-test-secret-" + "x" * 32)  # trace uses the secret
+    get_settings.cache_clear()
+    try:
+        _trace_with_the_configured_adapter()
+    finally:
+        get_settings.cache_clear()
+
+
+def _trace_with_the_configured_adapter() -> None:
     runner = CliRunner()
     ok = runner.invoke(openhero_cli, ["patients", "trace", "900 000 0009", "2010-10-22"])
     assert ok.exit_code == 0, ok.output

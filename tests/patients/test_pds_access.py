@@ -155,6 +155,8 @@ def test_cli_trace_and_jwks_use_the_same_settings(pds, pds_settings, pds_private
     for name in ("pds_adapter", "pds_base_url", "pds_token_url", "pds_api_key", "pds_private_key_file", "pds_key_id"):
         monkeypatch.setenv(f"OPENHERO_{name.upper()}", str(getattr(pds_settings, name)))
     monkeypatch.setenv("OPENHERO_SANDBOX", "1")
+    # A secret of its own: with the published one, sandbox mode reads the per-database secret instead.
+    monkeypatch.setenv("OPENHERO_SECRET_KEY", "cli-test-secret-" + "y" * 40)
     get_settings.cache_clear()
     try:
         runner = CliRunner()

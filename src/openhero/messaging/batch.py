@@ -28,6 +28,7 @@ from openhero.core.errors import Conflict, ValidationFailed, error_item
 from openhero.core.jobs import Job
 from openhero.core.pagination import PageParams, paginate
 from openhero.core.tenancy import get_owned, owned
+from openhero.messaging import limits
 from openhero.messaging.models import (
     BATCH_STATUSES,
     MESSAGE_STATUSES,
@@ -83,6 +84,7 @@ async def enqueue_many(
     group_id: int,
     now: datetime,
     run_at: datetime | None = None,
+    max_attempts: int = 20,
 ) -> None:
     """Many jobs in one INSERT (core ``enqueue`` flushes one row at a time)."""
     if payloads:
@@ -96,7 +98,7 @@ async def enqueue_many(
                     "status": "queued",
                     "run_at": run_at or now,
                     "attempts": 0,
-                    "max_attempts": 20,
+                    "max_attempts": max_attempts,
                     "created_at": now,
                 }
                 for p in payloads
@@ -151,6 +153,7 @@ async def create_batch(
             expected="a subject (required for EMAIL)",
             path=["subject"],
         )
+    limits.check_content(body.channel.lower(), body.content, ["content"])
     recipients = body.recipients if isinstance(body.recipients, list) else [body.recipients]
     if not recipients:
         raise ValidationFailed(

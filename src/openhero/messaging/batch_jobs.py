@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core.worker import JobContext, Retry, job_handler
 from openhero.messaging import batch
 from openhero.messaging.contacts import MISSING_CONTACT, contact_on_record
-from openhero.messaging.delivery import CHECK_JOB, outgoing
+from openhero.messaging.delivery import CHECK_JOB, SEND_MAX_ATTEMPTS, gave_up, outgoing, retry_delay, sender_for
 from openhero.messaging.models import BatchMessage, BatchRecipient, Message
-from openhero.messaging.providers import Provider, ProviderUnavailable, SendResult, get_provider
+from openhero.messaging.providers import Provider, ProviderUnavailable, Sender, SendResult, get_provider
 from openhero.messaging.providers.sandbox import SandboxProvider
 from openhero.patients.models import Patient
 from openhero.patients.pds import (
@@ -315,7 +315,8 @@ async def _insert_messages(
         ],
     )
     await batch.enqueue_many(
-        session, batch.SEND_JOB, [{"batch_id": b.id, "chunk": chunk}], group_id=b.practice_group_id, now=now
+        session, batch.SEND_JOB, [{"batch_id": b.id, "chunk": chunk}], group_id=b.practice_group_id, now=now,
+        max_attempts=SEND_MAX_ATTEMPTS,
     )
 
 
@@ -332,18 +333,19 @@ async def queue_chunk_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     await batch.settle(ctx.db, batch_id, now=now)
 
 
-async def _send_all(provider: Provider, messages: list[Any]) -> list[SendResult | None]:
-    """Provider calls for a chunk; a message whose call failed transiently stays queued (None)."""
+async def _send_all(provider: Provider, messages: list[Any], sender: Sender | None = None
+                    ) -> list[SendResult | ProviderUnavailable]:
+    """Provider calls for a chunk; a message whose call failed transiently stays queued (its error)."""
     if isinstance(provider, SandboxProvider):
         return [await provider.send(outgoing(m)) for m in messages]
     limit = asyncio.Semaphore(PROVIDER_CONCURRENCY)
 
-    async def one(m: Any) -> SendResult | None:
+    async def one(m: Any) -> SendResult | ProviderUnavailable:
         async with limit:
             try:
-                return await provider.send(outgoing(m))
-            except ProviderUnavailable:
-                return None
+                return await provider.send(outgoing(m, sender))
+            except ProviderUnavailable as exc:
+                return exc
 
     return list(await asyncio.gather(*(one(m) for m in messages)))
 
@@ -427,14 +429,19 @@ async def send_chunk(ctx: JobContext, payload: dict[str, Any]) -> None:
                 )
             )
         ).all()
+        sender = await sender_for(session, b.practice_group_id) if b.channel == "EMAIL" else None
     provider = get_provider(CHANNELS[b.channel], ctx.settings)
-    results = await _send_all(provider, list(messages))
-    pairs = [(m, r) for m, r in zip(messages, results, strict=True) if r is not None]
+    results = await _send_all(provider, list(messages), sender)
     now = ctx.clock.now()
+    deferred = [r for r in results if isinstance(r, ProviderUnavailable)]
+    delay = retry_delay(now - (b.send_requested_at or b.created_at)) if deferred else None
+    if deferred and delay is None:  # the retry window is over: the rest fail with the last reason
+        results = [gave_up(str(r)) if isinstance(r, ProviderUnavailable) else r for r in results]
+    pairs = [(m, r) for m, r in zip(messages, results, strict=True) if isinstance(r, SendResult)]
     if pairs:
         async with ctx.db.session() as session:
             await _store_results(session, provider, pairs, now)
             await session.commit()
     await batch.settle(ctx.db, batch_id, now=now)
-    if len(pairs) < len(messages):
-        raise Retry(RETRY_AFTER, f"{len(messages) - len(pairs)} sends deferred: provider unavailable")
+    if delay is not None:
+        raise Retry(delay, f"{len(deferred)} sends deferred: {deferred[-1]}")

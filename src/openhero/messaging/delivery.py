@@ -7,6 +7,7 @@ alone. Sends are at-least-once: a crash between the provider call and the commit
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,14 +17,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core.jobs import enqueue
 from openhero.messaging import ehr_write
 from openhero.messaging.models import Message
-from openhero.messaging.providers import Outgoing, Provider, SendResult
+from openhero.messaging.providers import Outgoing, Provider, Sender, SendResult
+from openhero.practice.models import PracticeGroup
 
 FALLBACK_AFTER = timedelta(hours=1)
+# A transient provider failure (SMTP 4xx/530, TLS, timeouts, Notify 401/403/429/5xx) is retried with backoff
+# - each wait about as long as the message has already waited, 1 minute to 1 hour - until the message's
+# retry window closes; then it fails with the last reason.
+SEND_RETRY_WINDOW = timedelta(hours=24)
+RETRY_MIN = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+# Enough job attempts for the whole window (~35 at most).
+SEND_MAX_ATTEMPTS = 100
 CHECK_JOB = "messaging.check_status"
 FALLBACK_JOB = "messaging.nhs_app_fallback"
 
 
-def outgoing(message: Any) -> Outgoing:
+def retry_delay(waited: timedelta) -> timedelta | None:
+    """How long until the next attempt for a send that has waited ``waited``; None: the window is over."""
+    if waited >= SEND_RETRY_WINDOW:
+        return None
+    return min(min(RETRY_MAX, max(RETRY_MIN, waited)) * random.uniform(0.8, 1.0), SEND_RETRY_WINDOW - waited)
+
+
+def gave_up(reason: str) -> SendResult:
+    hours = int(SEND_RETRY_WINDOW.total_seconds() // 3600)
+    return SendResult("failed", None, f"not sent within {hours} hours; last attempt: {reason}")
+
+
+def outgoing(message: Any, sender: Sender | None = None) -> Outgoing:
     """From a Message (or a row with the same column names)."""
     return Outgoing(
         message_id=message.id,
@@ -32,7 +54,23 @@ def outgoing(message: Any) -> Outgoing:
         recipient=message.recipient,
         subject=message.subject,
         body=message.content,
+        sender=sender.email_from if sender else None,
+        reply_to=sender.email_reply_to if sender else None,
     )
+
+
+async def sender_for(session: AsyncSession, practice_group_id: int) -> Sender | None:
+    """The practice group's own email From and Reply-To, if it set them."""
+    row = (
+        await session.execute(
+            select(PracticeGroup.email_from, PracticeGroup.email_reply_to).where(
+                PracticeGroup.id == practice_group_id
+            )
+        )
+    ).one_or_none()
+    if row is None or not (row.email_from or row.email_reply_to):
+        return None
+    return Sender(row.email_from, row.email_reply_to)
 
 
 def outcome_values(result: SendResult, provider: Provider, now: datetime) -> dict[str, Any]:

@@ -3,7 +3,6 @@ fallback and batch enrichment, queueing and sending."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,21 +16,23 @@ from openhero.messaging.providers import ProviderUnavailable, get_provider
 from openhero.messaging.service import SEND_JOB
 from openhero.patients.models import Patient
 
-# A provider that is down is tried again shortly; the job gives up after its max attempts.
-RETRY_AFTER = timedelta(minutes=2)
-
 
 @job_handler(SEND_JOB)
 async def send_message(ctx: JobContext, payload: dict[str, Any]) -> None:
     async with ctx.db.session(write=False) as session:
         message = await session.get(Message, int(payload["message_id"]))
-    if message is None or message.status != "queued":
-        return  # deleted, or already settled by an earlier attempt
+        if message is None or message.status != "queued":
+            return  # deleted, or already settled by an earlier attempt
+        email = message.message_type == "email"
+        sender = await delivery.sender_for(session, message.practice_group_id) if email else None
     provider = get_provider(message.message_type, ctx.settings)
     try:
-        result = await provider.send(delivery.outgoing(message))
+        result = await provider.send(delivery.outgoing(message, sender))
     except ProviderUnavailable as exc:
-        raise Retry(RETRY_AFTER, str(exc)) from None
+        delay = delivery.retry_delay(ctx.clock.now() - (message.scheduled_at or message.created_at))
+        if delay is not None:
+            raise Retry(delay, str(exc)) from None
+        result = delivery.gave_up(str(exc))
     async with ctx.db.session() as session:
         await delivery.store_outcome(session, message, provider, result, now=ctx.clock.now())
         await session.commit()
@@ -49,7 +50,9 @@ async def check_status(ctx: JobContext, payload: dict[str, Any]) -> None:
     except ProviderUnavailable as exc:
         raise Retry(delivery.FALLBACK_AFTER / 12, str(exc)) from None
     if result.status == "sent":
-        raise Retry(result.check_after or delivery.FALLBACK_AFTER / 12, "still pending at the provider")
+        if result.check_after is None:
+            return  # final: e.g. Notify's 'sent' to an international number, which gives no receipt
+        raise Retry(result.check_after, "still pending at the provider")
     async with ctx.db.session() as session:
         await delivery.apply_check(session, message.id, result, now=ctx.clock.now())
         await session.commit()
@@ -100,7 +103,8 @@ async def nhs_app_fallback(ctx: JobContext, payload: dict[str, Any]) -> None:
         original.fallback_message_id = fallback.id
         original.updated_at = now
         await enqueue(
-            session, SEND_JOB, {"message_id": fallback.id}, practice_group_id=original.practice_group_id, now=now
+            session, SEND_JOB, {"message_id": fallback.id}, practice_group_id=original.practice_group_id, now=now,
+            max_attempts=delivery.SEND_MAX_ATTEMPTS,
         )
         await session.commit()
 

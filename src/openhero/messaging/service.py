@@ -13,7 +13,7 @@ from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, NotFound, Unauthorised, ValidationFailed
 from openhero.core.jobs import enqueue
 from openhero.core.tenancy import MAX_ID, get_owned, parse_id
-from openhero.messaging import ehr_write, short_links
+from openhero.messaging import delivery, ehr_write, limits, short_links
 from openhero.messaging.contacts import resolve_contact
 from openhero.messaging.models import AttachmentLink, Message
 from openhero.messaging.schemas import SendMessageRequest
@@ -175,6 +175,10 @@ async def send_message(
                 path=["short_link_id"],
             )
         content += f"\n\n{link.url}"
+    appended = " with the links openhero adds" if content != body.message_string else ""
+    limits.check_content(channel, content, ["message_string"], what=appended)
+    if fallback_type:
+        limits.check_content(fallback_type, content, ["message_string"], what=f"{appended} (for the SMS fallback)")
     snomed_code = snomed_term = None
     wtr_status = "not_requested"
     if body.write_to_record:
@@ -214,7 +218,8 @@ async def send_message(
     session.add(message)
     await session.flush()
     await enqueue(
-        session, SEND_JOB, {"message_id": message.id}, run_at=scheduled_at or now, practice_group_id=group_id, now=now
+        session, SEND_JOB, {"message_id": message.id}, run_at=scheduled_at or now, practice_group_id=group_id, now=now,
+        max_attempts=delivery.SEND_MAX_ATTEMPTS,
     )
     await audit.record(
         session,

@@ -43,7 +43,8 @@ async def create_access_token(principal: PrincipalDep, settings: SettingsDep, cl
 def _group_out(group) -> schemas.PracticeGroupOut:  # type: ignore[no-untyped-def]
     return schemas.PracticeGroupOut.model_validate(
         {**{c: getattr(group, c) for c in ("id", "name", "sector", "ods_code", "network_id", "phone", "email",
-                                             "prescription_partner_enabled", "prescription_partner", "created_at")},
+                                             "prescription_partner_enabled", "prescription_partner", "email_from",
+                                             "email_reply_to", "created_at")},
          "address": group.address or {}})
 
 
@@ -62,7 +63,8 @@ async def get_me(session: SessionDep, principal: PrincipalDep) -> schemas.Practi
               summary="Partially update the authenticated practice group.",
               description="Send only what changes. openhero answers with the updated practice group (Hero's "
                           "response was not published); prescription partner credentials are stored but never "
-                          "returned.")
+                          "returned. openhero extension: `email_from` and `email_reply_to` set the From and "
+                          "Reply-To of the group's emails sent through the SMTP relay (null clears them).")
 async def update_me(body: schemas.UpdatePracticeGroupRequest, session: SessionDep, principal: PrincipalDep
                     ) -> schemas.PracticeGroupOut:
     return _group_out(await service.update_practice_group(session, principal, body))

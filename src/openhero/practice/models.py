@@ -37,6 +37,9 @@ class PracticeGroup(IdMixin, TimestampMixin, Base):
     prescription_partner_credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Feature switches reported by GET /v1/me/capabilities.
     capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The group's own email sender ("Name <address>") and Reply-To; unset: OPENHERO_SMTP_FROM, no Reply-To.
+    email_from: Mapped[str | None] = mapped_column(String(320))
+    email_reply_to: Mapped[str | None] = mapped_column(String(320))
 
 
 class Location(IdMixin, TenantMixin, TimestampMixin, Base):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import EmailStr, Field
+from email.headerregistry import Address
+
+from pydantic import EmailStr, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from openhero.core.schemas import ApiModel, Id, RequestModel, Timestamp
 
@@ -38,6 +41,8 @@ class PracticeGroupOut(ApiModel):
     email: str | None = None
     prescription_partner_enabled: bool = False
     prescription_partner: str | None = None
+    email_from: str | None = Field(default=None, description="openhero: the From of this group's emails (SMTP).")
+    email_reply_to: str | None = Field(default=None, description="openhero: the Reply-To of this group's emails.")
     created_at: Timestamp
 
 
@@ -53,6 +58,34 @@ class UpdatePracticeGroupRequest(RequestModel):
                                              description="openhero accepts the one value seen in Hero's docs.")
     prescription_partner_credentials: PrescriptionPartnerCredentials | None = None
     address: PracticeAddressInput | None = None
+    email_from: str | None = Field(
+        default=None, max_length=320,
+        description="openhero extension: the From of emails this group sends through the SMTP relay, "
+                    "`Name <address>` or an address (null: the server's OPENHERO_SMTP_FROM). The relay must "
+                    "allow the authenticated account to send as this address (NHSmail/Office 365 'Send As'); "
+                    "Message-IDs use its domain.")
+    email_reply_to: str | None = Field(
+        default=None, max_length=320,
+        description="openhero extension: where patients' replies go, `Name <address>` or an address "
+                    "(null: no Reply-To header).")
+
+    @field_validator("email_from", "email_reply_to")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        return mailbox(value) if value else None
+
+
+def mailbox(value: str) -> str:
+    """``Name <address>`` or ``address`` -> the normalised header value; 400 when it is not one mailbox."""
+    from pydantic import validate_email
+
+    try:
+        name, address = validate_email(value.strip())
+    except Exception:
+        raise PydanticCustomError("value_error", "a single mailbox: Name <address> or address") from None
+    if not address.isascii():  # SMTPUTF8 addresses are refused by NHSmail and most relays
+        raise PydanticCustomError("value_error", "an ASCII email address")
+    return str(Address(display_name=name, addr_spec=address)) if "<" in value and name else address
 
 
 class CapabilitiesOut(ApiModel):

@@ -38,6 +38,9 @@ async def update_practice_group(session: AsyncSession, principal: Principal,
                                                   **changes["prescription_partner_credentials"]}
     if changes.get("address") is not None:
         group.address = {**group.address, **{k: v for k, v in changes["address"].items() if v is not None}}
+    for field in ("email_from", "email_reply_to"):
+        if field in changes:  # null clears it
+            setattr(group, field, changes[field])
     await session.flush()
     return group
 

@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 from openhero.core.sandbox import current_group, fault_for
-from openhero.messaging.providers.base import Outgoing, Provider, ProviderUnavailable, SendResult
+from openhero.messaging.providers.base import Outgoing, Provider, ProviderUnavailable, Sender, SendResult
 from openhero.messaging.providers.sandbox import SandboxProvider
 from openhero.settings import Settings
 
-__all__ = ["Outgoing", "Provider", "ProviderUnavailable", "SendResult", "get_provider"]
+__all__ = ["Outgoing", "Provider", "ProviderUnavailable", "SendResult", "Sender", "get_provider"]
 
 
 def get_provider(channel: str, settings: Settings) -> Provider:

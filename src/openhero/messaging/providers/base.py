@@ -17,12 +17,24 @@ class Outgoing:
     recipient: str | None
     subject: str | None
     body: str
+    # The practice group's own From and Reply-To for email (``Name <address>``); None: the server's.
+    sender: str | None = None
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A practice group's email From and Reply-To (PATCH /v1/me ``email_from``, ``email_reply_to``)."""
+
+    email_from: str | None = None
+    email_reply_to: str | None = None
 
 
 @dataclass(frozen=True)
 class SendResult:
     """``status`` is where the message stands after the call: sent (accepted, outcome pending),
-    delivered, or failed (with ``failure_reason``). ``check_after`` asks for a status poll later."""
+    delivered, or failed (with ``failure_reason``). ``check_after`` asks for a status poll later; a
+    check answering 'sent' without ``check_after`` is final (no further receipt will come)."""
 
     status: str
     reference: str | None = None

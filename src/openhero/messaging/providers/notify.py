@@ -1,6 +1,15 @@
 """GOV.UK Notify for SMS and email through notifications-python-client (run in a thread, since the
 client is synchronous). Notify accepts a message (201) and settles its status later, so a send
-answers 'sent' and asks for a status check; the check maps Notify's statuses onto ours."""
+answers 'sent' and asks for a status check; the check maps Notify's statuses onto ours:
+
+- created, sending, pending: still 'sent', checked again in 5 minutes;
+- delivered: 'delivered';
+- sent: final - an SMS handed to an international network that reports no delivery receipt; the
+  message stays 'sent' and is not checked again;
+- permanent-failure, temporary-failure, technical-failure (and validation-failed): 'failed' with a reason.
+
+Notify's limits are checked before a message is accepted (messaging.limits), so a 400 from Notify is
+rare; it fails the message with Notify's reason."""
 
 from __future__ import annotations
 
@@ -16,6 +25,8 @@ from openhero.messaging.providers.base import Outgoing, ProviderUnavailable, Sen
 from openhero.settings import Settings
 
 CHECK_AFTER = timedelta(minutes=5)
+# "Sent to an international number": the networks of some countries give no delivery receipt.
+FINAL_SENT = "sent"
 # Notify statuses -> ours. Pending states keep the message 'sent' and are checked again.
 FAILED_REASONS = {
     "permanent-failure": "undeliverable: the provider reports the number or address does not exist",
@@ -92,6 +103,8 @@ class NotifyProvider:
             return SendResult("delivered", reference)
         if status in FAILED_REASONS:
             return SendResult("failed", reference, FAILED_REASONS[status])
+        if status == FINAL_SENT:
+            return SendResult("sent", reference)  # no check_after: final
         return SendResult("sent", reference, check_after=CHECK_AFTER)
 
 

@@ -1,7 +1,7 @@
 """foundation: idempotency keys (stored responses of writes sent with Idempotency-Key).
 
 Revision ID: 0080_idempotency
-Revises: 0001_foundation
+Revises: 0044_foundation_instance_values
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import openhero.core.db
 
 revision: str = "0080_idempotency"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0044_foundation_instance_values"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
