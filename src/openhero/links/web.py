@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import ClientDisconnect
 
 from openhero.core.db import Database
 
@@ -32,6 +34,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SESSION_PURPOSE = "link-session"
 SESSION_TTL = timedelta(minutes=30)
 COOKIE_NAME = "openhero_link"
+log = logging.getLogger("openhero.links")
 
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                   trim_blocks=True, lstrip_blocks=True)
@@ -58,13 +61,17 @@ def redirect(url: str) -> Response:
 
 
 class PageProblem(Exception):
-    """Stop, undo this request's writes and show the patient what happened."""
+    """Stop, undo this request's writes and show the patient what happened.
+
+    ``see_other``: for a POST, the GET page that shows the same problem. The POST then answers 303 there
+    (post/redirect/get), so Back and reload never meet the browser's "Confirm Form Resubmission"."""
 
     def __init__(self, status: int, title: str, message: str, *, next_url: str | None = None,
-                 next_label: str | None = None, practice: Any = None) -> None:
+                 next_label: str | None = None, practice: Any = None, see_other: str | None = None) -> None:
         super().__init__(title)
         self.status, self.title, self.message = status, title, message
         self.next_url, self.next_label, self.practice = next_url, next_label, practice
+        self.see_other = see_other
 
 
 def problem_page(problem: PageProblem) -> HTMLResponse:
@@ -81,7 +88,15 @@ class PageRoute(APIRoute):
                 return await handler(request)
             except PageProblem as problem:
                 request.state.page_rollback = True
+                if request.method == "POST" and problem.see_other:
+                    return redirect(problem.see_other)
                 return problem_page(problem)
+            except ClientDisconnect:
+                # The browser gave up on the request (a double click cancels the first one): nothing to
+                # answer and nothing wrong on our side.
+                request.state.page_rollback = True
+                log.info("client disconnected before sending its form: %s %s", request.method, request.url.path)
+                return Response(status_code=400)
 
         return page_handler
 
@@ -127,8 +142,11 @@ class LinkSession:
     link: int
     csrf: str
     patient: int | None = None  # set once the date of birth (or identity) is confirmed
+    who: str | None = None  # "Jane S.": shown on every step after identity
     appointment: int | None = None  # the reservation being confirmed
     done: int | None = None  # the confirmed appointment or submitted form response
+    urgent: bool = False  # the submitted answers call for urgent care advice
+    type: int | None = None  # the appointment type chosen, when the link offers several
 
     @classmethod
     def new(cls, link_id: int) -> LinkSession:
@@ -164,8 +182,14 @@ def load_session(request: Request, secret: str, now: datetime, link_id: int) -> 
     claims = _unsign(secret, raw, now) if raw and len(raw) < 2000 else None
     if claims is None or claims.get("link") != link_id:
         return None
-    return LinkSession(link=link_id, csrf=str(claims.get("csrf", "")), patient=claims.get("patient"),
-                       appointment=claims.get("appointment"), done=claims.get("done"))
+    def number(name: str) -> int | None:
+        value = claims.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    who = claims.get("who")
+    return LinkSession(link=link_id, csrf=str(claims.get("csrf", "")), patient=number("patient"),
+                       who=who if isinstance(who, str) else None, appointment=number("appointment"),
+                       done=number("done"), urgent=claims.get("urgent") is True, type=number("type"))
 
 
 def save_session(response: Response, secret: str, now: datetime, sess: LinkSession, *, path: str,
