@@ -40,7 +40,11 @@ async def test_patient_sends_a_care_navigation_form(app, api, client, clean, ten
             q["Do you have any of these right now?"]: ["Chest pain"],
             q["How would you like us to contact you?"]: "Phone call"})
         assert sent.status_code == 303 and sent.headers["location"] == f"{path}/sent"
-        assert "Form sent" in (await amira.get(f"{path}/sent")).text
+        sent_page = (await amira.get(f"{path}/sent")).text
+        assert "Form sent" in sent_page and "Get urgent help now" in sent_page and 'href="tel:999"' in sent_page
+        assert "will contact you if they need to" not in sent_page
+        # Back after sending: what was sent, not a second submission
+        assert (await amira.client.get(f"{path}/form")).headers["location"] == f"{path}/sent"
         assert (await amira.get(path)).status_code == 410  # its one use is spent
 
     async with clean.session() as s:

@@ -181,7 +181,8 @@ async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, hea
         patient = await session.get(Patient, ctx.link.patient_id)
         assert patient is not None  # an orphaned link is not usable
         return verified(ctx, patient, next_path)
-    values = {k: views.text(data, k) for k in (*views.IDENTITY_FIELDS, "dob-day", "dob-month", "dob-year")}
+    values = {k: views.text(data, k) for k in (*views.IDENTITY_FIELDS, "postcode", "dob-day", "dob-month",
+                                               "dob-year")}
     who, errors = views.identity_from_form(data, ctx.today)
     if who is None:
         return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values, errors=errors)

@@ -97,10 +97,9 @@ async def form_show(code: str, request: Request, session: PageSessionDep, settin
 async def form_submit(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                       clock: ClockDep) -> Response:
     ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f", require_usable=False)
-    data = await posted(request, ctx)
-    assert ctx.sess is not None
-    if ctx.sess.done:
+    if ctx.sess is not None and ctx.sess.done:
         return ctx.go("/sent")
+    data = await posted(request, ctx)
     patient_id = verified_patient(ctx)
     if (kind := closed_kind(ctx)) is not None:
         raise ctx.fail(kind)

@@ -155,10 +155,10 @@ async def booking_slots(code: str, request: Request, session: PageSessionDep, se
 async def booking_pick(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                        clock: ClockDep) -> Response:
     ctx = await _open(request, session, code, settings, clock)
+    if ctx.sess is not None and ctx.sess.done:
+        return ctx.go("/confirmed")  # a page from before the booking, resubmitted: the booking
     data = await posted(request, ctx)
     assert ctx.sess is not None
-    if ctx.sess.done:
-        return ctx.go("/confirmed")
     patient_id = verified_patient(ctx)
     raw = views.text(data, "slot_id")
     if not raw.isdigit() or len(raw) > 18:
@@ -202,10 +202,10 @@ async def booking_review(code: str, request: Request, session: PageSessionDep, s
 async def booking_confirm(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                           clock: ClockDep) -> Response:
     ctx = await _open(request, session, code, settings, clock, require_usable=False)
+    if ctx.sess is not None and ctx.sess.done:
+        return ctx.go("/confirmed")  # Back after booking and Confirm again: the booking, not another one
     data = await posted(request, ctx)
     assert ctx.sess is not None
-    if ctx.sess.done:
-        return ctx.go("/confirmed")
     patient_id = verified_patient(ctx)
     # A second Confirm for a booking already made (double click: the first request's answer never reached
     # the browser) shows that booking.
@@ -286,11 +286,11 @@ async def booking_cancel_page(code: str, appointment_id: str, token: str, reques
 async def booking_cancel(code: str, appointment_id: str, token: str, request: Request,
                          session: PageSessionDep, settings: SettingsDep, clock: ClockDep) -> Response:
     ctx = await _open(request, session, code, settings, clock, require_usable=False)
-    await posted(request, ctx)
     appt = await _cancellable(session, ctx, appointment_id, token)
     back = f"/cancel/{appointment_id}/{token}"
     if state_of(appt, ctx.now) is AppointmentState.CANCELLED:
         return ctx.go(back)  # cancelling twice shows it cancelled
+    await posted(request, ctx)
     if not await confirmation.cancel_booking(session, ctx.link, appt, ctx.now):
         raise ctx.fail("cannot_cancel")
     return ctx.go(back)

@@ -255,5 +255,7 @@ def identity_from_form(data: Any, today: date) -> tuple[Identity | None, dict[st
         return None, _in_form_order(errors)
     if errors or dob is None:
         return None, _in_form_order(errors)
+    postcode = text(data, "postcode")[:16]
     return Identity(first_name=checked.first_name, last_name=checked.last_name, dob=dob,
-                    mobile=checked.mobile if values["mobile"] else None, nhs_number=checked.nhs_number), {}
+                    mobile=checked.mobile if values["mobile"] else None, nhs_number=checked.nhs_number,
+                    postcode=postcode or None), {}
