@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 from openhero.booking.models import Appointment, AppointmentType
 from openhero.core.outbox import Event
 from openhero.forms.models import FormResponse
+from openhero.links.flow import MISMATCH
 from openhero.patients.models import Patient
 from openhero.tasks.models import Task
 from tests.forms.builders import make_demo_forms
-from openhero.links.flow import MISMATCH
 from tests.links.browser import CSRF, Browser, dob_fields
 
 
