@@ -86,9 +86,11 @@ def _form_page(ctx: Ctx, form: Form, status: int = 200, values: dict[int, list[s
 @router.get("/f/{code}/form")
 async def form_show(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                     clock: ClockDep) -> Response:
-    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f")
+    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f", require_usable=False)
     if ctx.sess is not None and ctx.sess.done:
         return ctx.go("/sent")  # Back after sending: what was sent, not a second submission
+    if (kind := closed_kind(ctx)) is not None:
+        raise ctx.fail(kind)
     verified_patient(ctx)
     return _form_page(ctx, await _form(session, ctx))
 

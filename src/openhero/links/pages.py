@@ -103,9 +103,11 @@ async def booking_problem(code: str, request: Request, session: PageSessionDep, 
 @router.get("/l/{code}/type")
 async def booking_types(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                         clock: ClockDep) -> Response:
-    ctx = await _open(request, session, code, settings, clock)
+    ctx = await _open(request, session, code, settings, clock, require_usable=False)
     if ctx.sess is not None and ctx.sess.done:
         return ctx.go("/confirmed")
+    if (kind := closed_kind(ctx)) is not None:
+        raise ctx.fail(kind)
     verified_patient(ctx)
     return ctx.page("types.html", types=await views.type_choices(session, ctx.link.appointment_type_ids),
                     chosen=_chosen_type(ctx), errors={})
@@ -131,9 +133,11 @@ async def booking_choose_type(code: str, request: Request, session: PageSessionD
 async def booking_slots(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                         clock: ClockDep, page: Annotated[int, Query(ge=0, le=1000)] = 0,
                         start: Annotated[date | None, Query(alias="from")] = None) -> Response:
-    ctx = await _open(request, session, code, settings, clock)
+    ctx = await _open(request, session, code, settings, clock, require_usable=False)
     if ctx.sess is not None and ctx.sess.done:
         return ctx.go("/confirmed")  # Back after booking: the booking, not another one
+    if (kind := closed_kind(ctx)) is not None:
+        raise ctx.fail(kind)
     verified_patient(ctx)
     link: BookingLink = ctx.link
     type_id = _chosen_type(ctx)
@@ -154,9 +158,11 @@ async def booking_slots(code: str, request: Request, session: PageSessionDep, se
 @router.post("/l/{code}/slots")
 async def booking_pick(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                        clock: ClockDep) -> Response:
-    ctx = await _open(request, session, code, settings, clock)
+    ctx = await _open(request, session, code, settings, clock, require_usable=False)
     if ctx.sess is not None and ctx.sess.done:
         return ctx.go("/confirmed")  # a page from before the booking, resubmitted: the booking
+    if (kind := closed_kind(ctx)) is not None:
+        raise ctx.fail(kind)
     data = await posted(request, ctx)
     assert ctx.sess is not None
     patient_id = verified_patient(ctx)
