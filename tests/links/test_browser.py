@@ -275,3 +275,19 @@ async def test_time_taken_meanwhile_lapsed_hold_and_lock(chrome, app, live_serve
         chrome.check("not found")
 
     await asyncio.to_thread(lapsed)
+
+
+async def test_api_docs_render_without_internet(chrome, live_server):
+    """Swagger UI and ReDoc draw the API from packaged assets (this machine has no route to a CDN)."""
+
+    def walk() -> None:
+        chrome.start("api-docs", "desktop")
+        for path, css in (("/docs", ".opblock"), ("/redoc", "[role=menuitem], li[data-item-id]")):
+            chrome.get(live_server + path)
+            deadline = time.monotonic() + 20
+            while len(chrome.all(css)) < 10:
+                assert time.monotonic() < deadline, f"{path} did not render: {chrome.text[:200]}"
+                time.sleep(0.2)
+            chrome.screenshot(path.strip("/"))
+
+    await asyncio.to_thread(walk)
