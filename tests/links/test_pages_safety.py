@@ -203,6 +203,10 @@ async def test_generic_link_counts_wrong_identities(app, api, clean, world, pati
         assert answer.headers["location"] == path
         assert (await guesser.get(path)).status_code == 403
     assert (await api.get(f"/v1/booking_links/{link['id']}")).json()["active"] is False
+    async with clean.session() as s:  # the practice hears of both locks
+        locks = (await s.execute(select(Task.priority, Task.details).where(Task.category == "link_locked"))).all()
+    assert len(locks) == 2 and {p for p, _ in locks} == {"high"}
+    assert any("one NHS number" in d for _, d in locks) and any("in a row" in d for _, d in locks)
     assert (await api.patch(f"/v1/booking_links/{link['id']}", json={"active": True})).json()["active"] is True
     async with Browser(app) as amira_herself:
         await amira_herself.get(path)

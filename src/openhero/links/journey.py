@@ -96,8 +96,10 @@ async def check_dob(session: AsyncSession, link: Link, dob: date, now: datetime)
         update(model).where(model.id == link.id).values(failed_dob_attempts=model.failed_dob_attempts + 1)
         .returning(model.failed_dob_attempts).execution_options(synchronize_session=False))).scalar_one()
     if failed >= MAX_DOB_ATTEMPTS:
-        await session.execute(update(model).where(model.id == link.id, model.locked_at.is_(None))
-                              .values(locked_at=now).execution_options(synchronize_session=False))
+        locked = await session.execute(update(model).where(model.id == link.id, model.locked_at.is_(None))
+                                       .values(locked_at=now).execution_options(synchronize_session=False))
+        if locked.rowcount:  # type: ignore[attr-defined]
+            await _lock_task(session, link, f"The date of birth was entered wrongly {MAX_DOB_ATTEMPTS} times.", now)
         return DobCheck(matched=False, locked=True)
     return DobCheck(matched=False, tries_left=MAX_DOB_ATTEMPTS - failed)
 
@@ -119,6 +121,15 @@ def _kind(link: Link) -> str:
     return "booking" if isinstance(link, BookingLink) else "form"
 
 
+async def _lock_task(session: AsyncSession, link: Link, what: str, now: datetime) -> None:
+    """A lock is news for the practice: someone may be guessing, or a patient is stuck."""
+    await create_task(session, practice_group_id=link.practice_group_id,
+                      type_label=f"{_kind(link).title()} link locked", category="link_locked",
+                      patient_id=link.patient_id, priority="high",
+                      details=f"{what} Reactivate the link (PATCH active: true) once you have spoken to the patient.",
+                      triggered_by={"type": f"{_kind(link)}_link", "id": str(link.id)}, now=now)
+
+
 def _subject(secret: str, nhs_number: str) -> str:
     return hmac.new(f"link-identity:{secret}".encode(), nhs_number.encode(), hashlib.sha256).hexdigest()
 
@@ -132,8 +143,11 @@ async def _count_failure(session: AsyncSession, link: Link, subject: str | None,
         update(model).where(model.id == link.id).values(failed_dob_attempts=model.failed_dob_attempts + 1)
         .returning(model.failed_dob_attempts).execution_options(synchronize_session=False))).scalar_one()
     if failed >= MAX_DOB_ATTEMPTS:
-        await session.execute(update(model).where(model.id == link.id, model.locked_at.is_(None))
-                              .values(locked_at=now).execution_options(synchronize_session=False))
+        locked = await session.execute(update(model).where(model.id == link.id, model.locked_at.is_(None))
+                                       .values(locked_at=now).execution_options(synchronize_session=False))
+        if locked.rowcount:  # type: ignore[attr-defined]
+            await _lock_task(session, link, f"Identity details that match no record were entered "
+                                            f"{MAX_DOB_ATTEMPTS} times in a row on this link.", now)
         return Refusal.LINK_LOCKED
     if subject is None:
         return Refusal.MISMATCH
@@ -143,9 +157,13 @@ async def _count_failure(session: AsyncSession, link: Link, subject: str | None,
     stmt = stmt.on_conflict_do_update(index_elements=["link_kind", "link_id", "subject"],
                                       set_={"failures": table.c.failures + 1}).returning(table.c.failures)
     if (await session.execute(stmt)).scalar_one() >= MAX_DOB_ATTEMPTS:
-        await session.execute(update(table).where(table.c.link_kind == _kind(link), table.c.link_id == link.id,
-                                                  table.c.subject == subject, table.c.locked_at.is_(None))
-                              .values(locked_at=now))
+        locked = await session.execute(update(table).where(
+            table.c.link_kind == _kind(link), table.c.link_id == link.id, table.c.subject == subject,
+            table.c.locked_at.is_(None)).values(locked_at=now))
+        if locked.rowcount:  # type: ignore[attr-defined]
+            await _lock_task(session, link, f"Wrong details were given {MAX_DOB_ATTEMPTS} times for one NHS number; "
+                                            f"that NHS number cannot identify on this link until it is reactivated.",
+                             now)
         return Refusal.IDENTITY_LOCKED
     return Refusal.MISMATCH
 
