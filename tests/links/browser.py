@@ -42,7 +42,8 @@ class Browser:
         response = await self.client.post(url, data=body)
         if response.status_code != 303:
             self.page = response.text
-        elif follow:
+        elif follow or response.headers["location"] == url:
+            # Rejected answers come back on the form's own page (post/redirect/get): a browser shows it.
             return await self.get(response.headers["location"])
         return response
 

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,22 +94,32 @@ class Chrome:
 
     def submit(self, css: str, index: int = 0) -> None:
         """Click a button (the index-th matching) that loads a new page, and wait for that page."""
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.wait import WebDriverWait
-
         old = self.find("html")
         self.all(css)[index].click()
-        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old))
+        self.wait_new_page(old)
+
+    def wait_new_page(self, old: Any, timeout: float = 15) -> None:
+        """Until ``old`` (the last page's root element) is gone and the new page has loaded. Chromium reports a
+        node of a replaced document as stale or as "does not belong to the document": both mean gone."""
+        from selenium.common.exceptions import WebDriverException
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                old.is_enabled()
+            except WebDriverException:
+                if self.driver.execute_script("return document.readyState") == "complete":
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no new page after {timeout} s at {self.path}")
+            time.sleep(0.03)
 
     def click_text(self, tag: str, text: str) -> None:
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.wait import WebDriverWait
-
         for element in self.all(tag):
             if text in element.text:
                 old = self.find("html")
                 element.click()
-                WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old))
+                self.wait_new_page(old)
                 return
         raise AssertionError(f"no {tag} with {text!r} on {self.driver.current_url}")
 

@@ -220,6 +220,13 @@ async def test_form_link_red_flag_gets_urgent_advice(chrome, live_server, api, c
         assert "Get urgent help now" in chrome.text and "999" in chrome.text
         assert "will contact you if they need to" not in chrome.text
         chrome.check("sent, urgent advice")
+        # Back past a page of rejected answers: no "Confirm Form Resubmission", no second submission
+        chrome.back()
+        _wait_for(chrome, "/sent")
+        assert "Form sent" in chrome.text and "ERR_CACHE_MISS" not in chrome.text
+        chrome.back()
+        time.sleep(0.3)
+        assert "ERR_CACHE_MISS" not in chrome.driver.page_source
 
     await asyncio.to_thread(walk)
 

@@ -163,7 +163,11 @@ async def test_post_without_csrf_token_changes_nothing(app, api, clean, world, p
         token = CSRF.search((await amira.get(path)).text).group(1)  # type: ignore[union-attr]
         odd = await amira.client.post(f"{path}/verify", files={"dob-day": ("day.txt", b"1")},
                                       data={"csrf_token": token, "dob-month": "1", "dob-year": "1999"})
+        assert odd.headers["location"] == f"{path}/verify"
+        odd = await amira.get(odd.headers["location"])
         assert odd.status_code == 400 and "real date" in odd.text
+        # the rejected answers were shown once: the page does not show them again
+        assert (await amira.client.get(f"{path}/verify")).headers["location"] == path
     async with clean.session() as s:
         from openhero.links.models import BookingLink
 

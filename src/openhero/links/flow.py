@@ -15,6 +15,7 @@ from openhero.links import journey, views
 from openhero.links.journey import Refusal, Refused
 from openhero.links.service import LinkState, find_by_code, local_today, state_of
 from openhero.links.web import (
+    MAX_COOKIE,
     LinkSession,
     PageProblem,
     csrf_ok,
@@ -22,6 +23,7 @@ from openhero.links.web import (
     redirect,
     render,
     save_session,
+    session_value,
 )
 from openhero.patients.models import Patient
 from openhero.settings import Settings
@@ -108,6 +110,26 @@ class Ctx:
     def go(self, path: str) -> Response:
         return self.keep(redirect(self.base + path))
 
+    def again(self, path: str, key: str, **flash: Any) -> Response | None:
+        """Rejected answers: 303 to the GET page at ``path``, which shows them with their errors (so Back never
+        meets "Confirm Form Resubmission"). None when they are too long for the cookie: then the POST answers
+        with the page itself."""
+        assert self.sess is not None
+        self.sess.flash = {"key": key, **flash}
+        if len(session_value(self.settings.secret_key, self.now, self.sess)) > MAX_COOKIE:
+            self.sess.flash = None
+            return None
+        return self.go(path)
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        """The rejected answers carried for this page, taken off the session."""
+        flash = self.sess.flash if self.sess else None
+        if flash is None or flash.get("key") != key:
+            return None
+        assert self.sess is not None
+        self.sess.flash = None
+        return flash
+
 
 async def open_link(request: Request, session: AsyncSession, model: type[Any], code: str, settings: Settings,
                     now: datetime, prefix: str, *, require_usable: bool = True) -> Ctx:
@@ -161,6 +183,38 @@ def identity_page(ctx: Ctx, heading: str, summary: dict[str, str] | None) -> Res
     return ctx.page(template, heading=heading, offer=summary, errors={}, values={})
 
 
+def identity_again(ctx: Ctx, heading: str, summary: dict[str, str] | None) -> Response:
+    """GET ``{base}/verify``: the identity form with the answers just rejected and why."""
+    flash = ctx.take("identity")
+    if flash is None:
+        return ctx.go("")
+    template = "verify_dob.html" if ctx.link.patient_specific else "identify.html"
+    return ctx.page(template, 400, heading=heading, offer=summary, values=flash.get("values") or {},
+                    errors=flash.get("errors") or {}, extra_check=bool(flash.get("extra_check")))
+
+
+def answers_flash(values: dict[int, list[str]], errors: dict[int, str]) -> dict[str, Any]:
+    return {"values": {str(k): v for k, v in values.items()}, "errors": {str(k): v for k, v in errors.items()}}
+
+
+def answers_from(flash: dict[str, Any]) -> tuple[dict[int, list[str]], dict[int, str]]:
+    """A form's rejected answers back from the session (JSON keys are strings)."""
+    def ints(d: Any) -> dict[int, Any]:
+        return {int(k): v for k, v in (d or {}).items() if str(k).isdigit()}
+
+    return ints(flash.get("values")), ints(flash.get("errors"))
+
+
+def _refuse_identity(ctx: Ctx, heading: str, summary: dict[str, str] | None, values: dict[str, str],
+                     errors: dict[str, str], extra_check: bool = False) -> Response:
+    again = ctx.again("/verify", "identity", values=values, errors=errors, extra_check=extra_check)
+    if again is not None:
+        return again
+    template = "verify_dob.html" if ctx.link.patient_specific else "identify.html"
+    return ctx.page(template, 400, heading=heading, offer=summary, values=values, errors=errors,
+                    extra_check=extra_check)
+
+
 async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, heading: str,
                           summary: dict[str, str] | None, next_path: str) -> Response:
     data = await posted(request, ctx)
@@ -169,13 +223,13 @@ async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, hea
         values = {k: views.text(data, k) for k in ("dob-day", "dob-month", "dob-year")}
         dob = views.parse_date_parts(values["dob-day"], values["dob-month"], values["dob-year"])
         if dob is None:
-            return ctx.page("verify_dob.html", 400, heading=heading, offer=summary, values=values,
-                            errors={"dob": "Enter your date of birth as a real date, for example 15 3 1984"})
+            return _refuse_identity(ctx, heading, summary, values,
+                                    {"dob": "Enter your date of birth as a real date, for example 15 3 1984"})
         result = await journey.check_dob(session, ctx.link, dob, ctx.now)
         if result.locked:  # the lock is stored (committed): the link's own page now says so
             return ctx.go("")
         if not result.matched:
-            return ctx.page("verify_dob.html", 400, heading=heading, offer=summary, values=values, errors={
+            return _refuse_identity(ctx, heading, summary, values, {
                 "dob": f"The date of birth does not match our records. You have {result.tries_left} "
                        f"{'try' if result.tries_left == 1 else 'tries'} left."})
         patient = await session.get(Patient, ctx.link.patient_id)
@@ -185,7 +239,7 @@ async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, hea
                                                "dob-year")}
     who, errors = views.identity_from_form(data, ctx.today)
     if who is None:
-        return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values, errors=errors)
+        return _refuse_identity(ctx, heading, summary, values, errors, extra_check="postcode" in data)
     try:
         patient = await journey.identify(session, ctx.link, who, ctx.now, secret=ctx.settings.secret_key)
     except Refused as refused:
@@ -195,11 +249,10 @@ async def verify_identity(request: Request, session: AsyncSession, ctx: Ctx, hea
         if refused.reason is Refusal.IDENTITY_LOCKED:
             return ctx.go("/problem?kind=identity_locked")
         if refused.reason is Refusal.NEED_IDENTITY_CHECK:
-            return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values, extra_check=True,
-                            errors={"nhs_number": "We need one more detail to find your record: enter your NHS "
-                                                  "number or your postcode"})
-        return ctx.page("identify.html", 400, heading=heading, offer=summary, values=values,
-                        errors={"form": MISMATCH}, extra_check="postcode" in data)
+            return _refuse_identity(ctx, heading, summary, values, {
+                "nhs_number": "We need one more detail to find your record: enter your NHS number or your postcode"},
+                extra_check=True)
+        return _refuse_identity(ctx, heading, summary, values, {"form": MISMATCH}, extra_check="postcode" in data)
     return verified(ctx, patient, next_path)
 
 

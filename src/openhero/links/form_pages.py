@@ -15,8 +15,11 @@ from openhero.forms.models import Form
 from openhero.links import journey, views
 from openhero.links.flow import (
     Ctx,
+    answers_flash,
+    answers_from,
     closed_kind,
     end_session,
+    identity_again,
     identity_page,
     not_you,
     open_link,
@@ -63,6 +66,14 @@ async def form_verify(code: str, request: Request, session: PageSessionDep, sett
     return await verify_identity(request, session, ctx, form.patient_title or form.title, None, "/form")
 
 
+@router.get("/f/{code}/verify")
+async def form_verify_again(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+                            clock: ClockDep) -> Response:
+    ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f")
+    form = await _form(session, ctx)
+    return identity_again(ctx, form.patient_title or form.title, None)
+
+
 @router.post("/f/{code}/not-you")
 async def form_not_you(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                        clock: ClockDep) -> Response:
@@ -92,6 +103,10 @@ async def form_show(code: str, request: Request, session: PageSessionDep, settin
     if (kind := closed_kind(ctx)) is not None:
         raise ctx.fail(kind)
     verified_patient(ctx)
+    flash = ctx.take("answers")
+    if flash is not None:
+        values, errors = answers_from(flash)
+        return _form_page(ctx, await _form(session, ctx), 400, values, errors)
     return _form_page(ctx, await _form(session, ctx))
 
 
@@ -109,7 +124,8 @@ async def form_submit(code: str, request: Request, session: PageSessionDep, sett
     values = views.submitted_answers(form, data)
     checked = forms.check_answers(form, values)
     if not checked.ok:
-        return _form_page(ctx, form, 400, values, checked.errors)
+        return (ctx.again("/form", "answers", **answers_flash(values, checked.errors))
+                or _form_page(ctx, form, 400, values, checked.errors))
     try:
         response_id = await journey.submit_form(session, ctx.link, form, patient_id=patient_id, answers=checked,
                                                 now=ctx.now)

@@ -26,8 +26,11 @@ from openhero.forms import service as forms
 from openhero.links import confirmation, form_pages, journey, views
 from openhero.links.flow import (
     Ctx,
+    answers_flash,
+    answers_from,
     closed_kind,
     end_session,
+    identity_again,
     identity_page,
     not_you,
     open_link,
@@ -86,6 +89,13 @@ async def booking_verify(code: str, request: Request, session: PageSessionDep, s
     return await verify_identity(request, session, ctx, HEADING, await offer(session, ctx.link), "/slots")
 
 
+@router.get("/l/{code}/verify")
+async def booking_verify_again(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
+                               clock: ClockDep) -> Response:
+    ctx = await _open(request, session, code, settings, clock)
+    return identity_again(ctx, HEADING, await offer(session, ctx.link))
+
+
 @router.post("/l/{code}/not-you")
 async def booking_not_you(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
                           clock: ClockDep) -> Response:
@@ -109,8 +119,10 @@ async def booking_types(code: str, request: Request, session: PageSessionDep, se
     if (kind := closed_kind(ctx)) is not None:
         raise ctx.fail(kind)
     verified_patient(ctx)
-    return ctx.page("types.html", types=await views.type_choices(session, ctx.link.appointment_type_ids),
-                    chosen=_chosen_type(ctx), errors={})
+    errors = (ctx.take("type") or {}).get("errors") or {}
+    return ctx.page("types.html", 400 if errors else 200,
+                    types=await views.type_choices(session, ctx.link.appointment_type_ids),
+                    chosen=None if errors else _chosen_type(ctx), errors=errors)
 
 
 @router.post("/l/{code}/type")
@@ -122,8 +134,9 @@ async def booking_choose_type(code: str, request: Request, session: PageSessionD
     raw = views.text(data, "type_id")
     choices = await views.type_choices(session, ctx.link.appointment_type_ids)
     if not raw.isdigit() or len(raw) > 18 or int(raw) not in {c["id"] for c in choices}:
-        return ctx.page("types.html", 400, types=choices, chosen=None,
-                        errors={"type_id": "Select what your appointment is for"})
+        errors = {"type_id": "Select what your appointment is for"}
+        return (ctx.again("/type", "type", errors=errors)
+                or ctx.page("types.html", 400, types=choices, chosen=None, errors=errors))
     assert ctx.sess is not None
     ctx.sess.type = int(raw)
     return ctx.go("/slots")
@@ -201,6 +214,10 @@ async def booking_review(code: str, request: Request, session: PageSessionDep, s
         return ctx.go("/confirmed")  # Back after booking lands on the booking
     if (kind := closed_kind(ctx)) is not None:
         raise ctx.fail(kind)
+    flash = ctx.take("answers")
+    if flash is not None:
+        values, errors = answers_from(flash)
+        return await _confirm_page(session, ctx, 400, values, errors)
     return await _confirm_page(session, ctx)
 
 
@@ -230,7 +247,8 @@ async def booking_confirm(code: str, request: Request, session: PageSessionDep, 
             values = views.submitted_answers(form, data)
             checked = forms.check_answers(form, values)
             if not checked.ok:
-                return await _confirm_page(session, ctx, 400, values, checked.errors)
+                return (ctx.again("/confirm", "answers", **answers_flash(values, checked.errors))
+                        or await _confirm_page(session, ctx, 400, values, checked.errors))
         booked = await journey.confirm(session, link, patient_id=patient_id, appointment=appt, form=form,
                                        answers=checked, now=ctx.now)
     except Refused as refused:

@@ -34,6 +34,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SESSION_PURPOSE = "link-session"
 SESSION_TTL = timedelta(minutes=30)
 COOKIE_NAME = "openhero_link"
+MAX_COOKIE = 3800  # browsers keep at least 4096 bytes a cookie, name and attributes included
 log = logging.getLogger("openhero.links")
 
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
@@ -147,6 +148,9 @@ class LinkSession:
     done: int | None = None  # the confirmed appointment or submitted form response
     urgent: bool = False  # the submitted answers call for urgent care advice
     type: int | None = None  # the appointment type chosen, when the link offers several
+    # A form's rejected answers and their errors, carried from the POST to the GET that shows them again
+    # (post/redirect/get for validation errors too); taken off by that GET.
+    flash: dict[str, Any] | None = None
 
     @classmethod
     def new(cls, link_id: int) -> LinkSession:
@@ -179,22 +183,27 @@ def _unsign(secret: str, raw: str, now: datetime) -> dict[str, Any] | None:
 
 def load_session(request: Request, secret: str, now: datetime, link_id: int) -> LinkSession | None:
     raw = request.cookies.get(COOKIE_NAME)
-    claims = _unsign(secret, raw, now) if raw and len(raw) < 2000 else None
+    claims = _unsign(secret, raw, now) if raw and len(raw) <= MAX_COOKIE else None
     if claims is None or claims.get("link") != link_id:
         return None
     def number(name: str) -> int | None:
         value = claims.get(name)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    who = claims.get("who")
+    who, flash = claims.get("who"), claims.get("flash")
     return LinkSession(link=link_id, csrf=str(claims.get("csrf", "")), patient=number("patient"),
                        who=who if isinstance(who, str) else None, appointment=number("appointment"),
-                       done=number("done"), urgent=claims.get("urgent") is True, type=number("type"))
+                       done=number("done"), urgent=claims.get("urgent") is True, type=number("type"),
+                       flash=flash if isinstance(flash, dict) else None)
+
+
+def session_value(secret: str, now: datetime, sess: LinkSession) -> str:
+    return _sign(secret, {**asdict(sess), "exp": int((now + SESSION_TTL).timestamp())})
 
 
 def save_session(response: Response, secret: str, now: datetime, sess: LinkSession, *, path: str,
                  secure: bool) -> Response:
-    value = _sign(secret, {**asdict(sess), "exp": int((now + SESSION_TTL).timestamp())})
+    value = session_value(secret, now, sess)
     response.set_cookie(COOKIE_NAME, value, max_age=int(SESSION_TTL.total_seconds()), path=path, httponly=True,
                         samesite="lax", secure=secure)
     return response
