@@ -21,6 +21,7 @@ from openhero.patients.models import Patient
 from openhero.practice.models import PracticeGroup
 from openhero.tasks.models import Task
 from tests.builders import make_patient
+from tests.forms.builders import make_demo_forms
 from tests.links.browser import CSRF, Browser, dob_fields
 
 
@@ -237,6 +238,27 @@ async def test_namesake_with_another_mobile_needs_one_more_detail(app, api, clea
     assert task.type_label == "Check for a duplicate patient" and str(existing.id) in task.details
 
 
+async def test_red_flag_answer_in_a_booking_gets_urgent_advice(app, api, clean, world, patient, clock):
+    navigation = (await make_demo_forms(clean, world.tenant.id, clock.now()))[0]
+    async with clean.session() as s:
+        await s.execute(update(AppointmentType).where(AppointmentType.id == world.appt_type.id)
+                        .values(form_id=navigation.id))
+        await s.commit()
+    _, path = await _link(api, world, patient_id=str(patient.id))
+    q = {question.name: f"q{question.id}" for question in navigation.questions}
+    async with Browser(app) as amira:
+        await _to_confirm(amira, path, world.slot_ids[0])
+        done = await amira.post(f"{path}/confirm", {
+            q["What do you need help with?"]: "A new health problem",
+            q["Describe the problem or request"]: "Crushing chest pain",
+            q["Do you have any of these right now?"]: ["Chest pain"],
+            q["How would you like us to contact you?"]: "Phone call"}, follow=True)
+        assert "Appointment confirmed" in done.text and "Get urgent help now" in done.text
+    async with clean.session() as s:
+        task = (await s.execute(select(Task).where(Task.category == "form_response"))).scalar_one()
+    assert task.priority == "high"
+
+
 async def test_unknown_sub_paths_answer_html(app, api, world):
     _, path = await _link(api, world)
     async with Browser(app) as visitor:
@@ -245,3 +267,9 @@ async def test_unknown_sub_paths_answer_html(app, api, world):
             assert page.status_code == 404 and page.headers["content-type"].startswith("text/html"), url
         problem = await visitor.get(f"{path}/problem?kind=other")
         assert problem.status_code == 404 and problem.headers["content-type"].startswith("text/html")
+        await visitor.get(path)
+        await visitor.post(f"{path}/verify", {"first_name": "Tom", "last_name": "Hughes", "mobile": "07700900456",
+                                              **dob_fields(2, 3, 1990)})
+        for query in ("page=abc", "from=31-02-2026", "page=-1&from=2026-02-31"):
+            odd = await visitor.get(f"{path}/slots?{query}")
+            assert odd.status_code == 200 and "Choose a time" in odd.text, query

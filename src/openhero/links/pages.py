@@ -144,8 +144,8 @@ async def booking_choose_type(code: str, request: Request, session: PageSessionD
 
 @router.get("/l/{code}/slots")
 async def booking_slots(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
-                        clock: ClockDep, page: Annotated[int, Query(ge=0, le=1000)] = 0,
-                        start: Annotated[date | None, Query(alias="from")] = None) -> Response:
+                        clock: ClockDep, page_raw: Annotated[str, Query(alias="page", max_length=8)] = "0",
+                        start_raw: Annotated[str, Query(alias="from", max_length=10)] = "") -> Response:
     ctx = await _open(request, session, code, settings, clock, require_usable=False)
     if ctx.sess is not None and ctx.sess.done:
         return ctx.go("/confirmed")  # Back after booking: the booking, not another one
@@ -156,6 +156,12 @@ async def booking_slots(code: str, request: Request, session: PageSessionDep, se
     type_id = _chosen_type(ctx)
     if type_id is None:
         return ctx.go("/type")
+    # Hand-typed or stale query strings get the first page, not the API's JSON error.
+    page = min(int(page_raw), 1000) if page_raw.isascii() and page_raw.isdigit() else 0
+    try:
+        start: date | None = date.fromisoformat(start_raw) if start_raw else None
+    except ValueError:
+        start = None
     first = max(ctx.today, link.from_date or ctx.today)
     if start is not None and (start < first or (link.to_date and start > link.to_date)):
         start = None
