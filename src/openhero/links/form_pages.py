@@ -3,9 +3,7 @@ the form and sends it; each submission is a form response, a practice task and a
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,7 +81,7 @@ async def form_not_you(code: str, request: Request, session: PageSessionDep, set
 
 @router.get("/f/{code}/problem")
 async def form_problem(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
-                       clock: ClockDep, kind: Annotated[str, Query(max_length=32)] = "") -> Response:
+                       clock: ClockDep, kind: str = "") -> Response:
     ctx = await open_link(request, session, FormLink, code, settings, clock.now(), "f", require_usable=False)
     return problem_page(ctx, kind)
 

@@ -105,7 +105,7 @@ async def booking_not_you(code: str, request: Request, session: PageSessionDep, 
 
 @router.get("/l/{code}/problem")
 async def booking_problem(code: str, request: Request, session: PageSessionDep, settings: SettingsDep,
-                          clock: ClockDep, kind: Annotated[str, Query(max_length=32)] = "") -> Response:
+                          clock: ClockDep, kind: str = "") -> Response:
     ctx = await _open(request, session, code, settings, clock, require_usable=False)
     return problem_page(ctx, kind)
 
