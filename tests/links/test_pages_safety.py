@@ -265,6 +265,13 @@ async def test_unknown_sub_paths_answer_html(app, api, world):
         for url in (f"{path}/nope", f"{path}/cancel/1", "/f/abc/xyz"):
             page = await visitor.get(url)
             assert page.status_code == 404 and page.headers["content-type"].startswith("text/html"), url
+        opened = await visitor.get(path)  # no inline style or script: a CSP of 'self' suffices
+        assert "<style" not in opened.text and "<script" not in opened.text
+        assert "style-src 'self'" in opened.headers["content-security-policy"]
+        css_url = opened.text.split('rel="stylesheet" href="')[1].split('"')[0]
+        css = await visitor.client.get(css_url)
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        assert "immutable" in css.headers["cache-control"] and ".error-summary" in css.text
         problem = await visitor.get(f"{path}/problem?kind=other")
         assert problem.status_code == 404 and problem.headers["content-type"].startswith("text/html")
         await visitor.get(path)

@@ -23,7 +23,7 @@ from openhero.booking.states import AppointmentState, state_of
 from openhero.core.deps import ClockDep, SettingsDep
 from openhero.core.ratelimit import limit_by_client
 from openhero.forms import service as forms
-from openhero.links import confirmation, form_pages, journey, views
+from openhero.links import confirmation, form_pages, journey, views, web
 from openhero.links.flow import (
     Ctx,
     answers_flash,
@@ -324,6 +324,12 @@ async def booking_cancel(code: str, appointment_id: str, token: str, request: Re
     if not await confirmation.cancel_booking(session, ctx.link, appt, ctx.now):
         raise ctx.fail("cannot_cancel")
     return ctx.go(back)
+
+
+@router.get("/patient-pages/style.css")
+async def stylesheet() -> Response:
+    return Response(web.STYLESHEET, media_type="text/css", headers={
+        "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
 
 
 @router.api_route("/l/{code}/{rest:path}", methods=["GET", "POST"])
