@@ -37,7 +37,7 @@ from openhero.practice.models import Location, PracticeGroup, Practitioner  # no
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SLOT = re.compile(r'name="slot_id" value="(\d+)"')
-QUESTION = re.compile(r'name="(q\d+)"')
+QUESTION = re.compile(r'name="(q\d+)(?:-day)?"')  # a date question's first box names it
 
 
 async def seed(url: str) -> tuple[str, int, int, int]:
