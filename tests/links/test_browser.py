@@ -270,6 +270,16 @@ async def test_time_taken_meanwhile_lapsed_hold_and_lock(chrome, app, live_serve
         _wait_for(chrome, "/problem")
         assert "no longer being held" in chrome.text
         chrome.check("hold lapsed")
+        chrome.click_text("a", "Choose a time")  # a free type without a form, booked after all
+        _wait_for(chrome, "/slots")
+        chrome.submit("button.slot", 0)
+        _wait_for(chrome, "/confirm")
+        assert "Cost" not in chrome.text and "Private" not in chrome.text
+        chrome.check("check page, free type")
+        chrome.submit("form[action$='/confirm'] button")
+        _wait_for(chrome, "/confirmed")
+        assert "Appointment confirmed" in chrome.text and "£" not in chrome.text
+        chrome.check("confirmed, free type")
         chrome.start("lock", "desktop")
         chrome.get(live_server + locking)
         for year in range(1970, 1980):
