@@ -26,7 +26,7 @@ from openhero.booking.states import AppointmentState, state_of
 from openhero.core.auth import Principal
 from openhero.core.errors import ApiError
 from openhero.forms import service as forms
-from openhero.forms.models import Form
+from openhero.forms.models import Form, FormResponse
 from openhero.links.models import MAX_DOB_ATTEMPTS, BookingLink, FormLink, LinkIdentityAttempt
 from openhero.patients import service as patients
 from openhero.patients.models import Patient
@@ -414,9 +414,24 @@ async def confirm(session: AsyncSession, link: BookingLink, *, patient_id: int, 
     return booked
 
 
+RESUBMIT_WINDOW = timedelta(minutes=10)
+
+
 async def submit_form(session: AsyncSession, link: FormLink, form: Form, *, patient_id: int,
                       answers: forms.CheckedAnswers, now: datetime) -> int:
-    """A standalone form link's submission: one response (with its task and event), one use."""
+    """A standalone form link's submission: one response (with its task and event), one use.
+
+    The same answers from the same patient through the same link within ten minutes are the same submission
+    (a double click, or Back and Send again): its id is returned and nothing is stored twice. The link's row
+    is locked first so two such requests at once are taken one after the other."""
+    await session.execute(select(FormLink.id).where(FormLink.id == link.id).with_for_update())
+    recent = (await session.execute(select(FormResponse).where(
+        FormResponse.short_link_id == link.id, FormResponse.form_id == form.id,
+        FormResponse.patient_id == patient_id, FormResponse.created_at >= now - RESUBMIT_WINDOW)
+        .order_by(FormResponse.id.desc()).limit(5))).scalars().all()
+    for earlier in recent:
+        if earlier.answers == answers.answers:
+            return earlier.id
     response = await forms.submit_response(session, form=form, patient_id=patient_id, checked=answers,
                                            short_link_id=link.id,
                                            triggered_by={"type": "form_link", "id": str(link.id)}, now=now)
