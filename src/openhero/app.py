@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhero import __version__
+from openhero.api_docs import install_docs
 from openhero.core.clock import Clock
 from openhero.core.db import Database
 from openhero.core.errors import install_error_handlers
@@ -122,7 +123,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         description=DESCRIPTION,
         lifespan=lifespan,
         servers=[{"url": settings.public_base_url, "description": "this openhero server"}],
+        docs_url=None, redoc_url=None,  # served by install_docs from packaged assets (no CDN)
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url)
     app.state.clock = wrap_clock(clock or Clock(), app.state.db, settings.sandbox)

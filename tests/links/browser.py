@@ -32,7 +32,9 @@ class Browser:
         self.page = response.text
         return response
 
-    async def post(self, url: str, data: dict[str, Any] | None = None, *, csrf: bool = True) -> httpx.Response:
+    async def post(self, url: str, data: dict[str, Any] | None = None, *, csrf: bool = True,
+                   follow: bool = False) -> httpx.Response:
+        """POST the form with the last page's CSRF token; ``follow`` fetches the page a 303 points to."""
         body = dict(data or {})
         found = CSRF.search(self.page)
         if csrf and found:
@@ -40,6 +42,9 @@ class Browser:
         response = await self.client.post(url, data=body)
         if response.status_code != 303:
             self.page = response.text
+        elif follow or response.headers["location"] == url:
+            # Rejected answers come back on the form's own page (post/redirect/get): a browser shows it.
+            return await self.get(response.headers["location"])
         return response
 
     def slot_ids(self) -> list[int]:

@@ -40,7 +40,11 @@ async def test_patient_sends_a_care_navigation_form(app, api, client, clean, ten
             q["Do you have any of these right now?"]: ["Chest pain"],
             q["How would you like us to contact you?"]: "Phone call"})
         assert sent.status_code == 303 and sent.headers["location"] == f"{path}/sent"
-        assert "Form sent" in (await amira.get(f"{path}/sent")).text
+        sent_page = (await amira.get(f"{path}/sent")).text
+        assert "Form sent" in sent_page and "Get urgent help now" in sent_page and 'href="tel:999"' in sent_page
+        assert "will contact you if they need to" not in sent_page
+        # Back after sending: what was sent, not a second submission
+        assert (await amira.client.get(f"{path}/form")).headers["location"] == f"{path}/sent"
         assert (await amira.get(path)).status_code == 410  # its one use is spent
 
     async with clean.session() as s:
@@ -53,3 +57,36 @@ async def test_patient_sends_a_care_navigation_form(app, api, client, clean, ten
     body = (await api.get(f"/v1/form_links/{link['id']}")).json()
     # the second opening met a closed link and was not counted
     assert (body["number_of_uses"], body["open_count"], body["active"]) == (1, 1, False)
+
+
+async def test_form_sent_twice_is_stored_once(app, api, clean, tenant, patient, clock):
+    """A double click on Send: the second request carries the cookie from before the first one's answer."""
+    from openhero.links.web import COOKIE_NAME
+    from tests.links.browser import CSRF
+
+    navigation = (await make_demo_forms(clean, tenant.id, clock.now()))[0]
+    link = (await api.post("/v1/form_links", json={"form_id": str(navigation.id), "patient_id": str(patient.id)}
+                           )).json()
+    path = urlparse(link["short_link"]).path
+    q = {question.name: f"q{question.id}" for question in navigation.questions}
+    answers = {q["What do you need help with?"]: "Test results", q["Describe the problem or request"]: "Blood test",
+               q["How would you like us to contact you?"]: "Text message"}
+    async with Browser(app) as amira, Browser(app) as twin:
+        await amira.get(path)
+        await amira.post(f"{path}/verify", dob_fields(15, 6, 1984))
+        await amira.get(f"{path}/form")
+        cookie, token = amira.client.cookies[COOKIE_NAME], CSRF.search(amira.page).group(1)
+        assert (await amira.post(f"{path}/form", answers)).headers["location"] == f"{path}/sent"
+        again = await twin.client.post(f"{path}/form", data={**answers, "csrf_token": token},
+                                       headers={"cookie": f"{COOKIE_NAME}={cookie}"})
+        assert again.headers["location"] == f"{path}/sent"
+        clock.advance(minutes=11)  # the same answers later are a new request
+        await amira.get(path)
+        await amira.post(f"{path}/verify", dob_fields(15, 6, 1984))
+        await amira.get(f"{path}/form")
+        assert (await amira.post(f"{path}/form", answers)).headers["location"] == f"{path}/sent"
+    async with clean.session() as s:
+        responses = (await s.execute(select(FormResponse))).scalars().all()
+        tasks = (await s.execute(select(Task))).scalars().all()
+    assert len(responses) == 2 and len(tasks) == 2
+    assert (await api.get(f"/v1/form_links/{link['id']}")).json()["number_of_uses"] == 2

@@ -94,3 +94,20 @@ async def test_a_second_process_sees_the_advance_within_a_refresh(api, settings,
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=tenant.headers) as c:
         got = (await c.get(CLOCK)).json()
     assert got["offset_seconds"] == 600 and parse(got["now"]) == clock.now() + timedelta(minutes=10)
+
+
+async def test_patient_pages_follow_the_links_practice_group_clock(app, api, world):
+    from urllib.parse import urlparse
+
+    from tests.links.browser import Browser
+
+    today = world.start.date() - timedelta(days=2)
+    body = {"appointment_type_id": str(world.appt_type.id), "location_id": str(world.location.id),
+            "expiry_date": (today + timedelta(days=1)).isoformat()}
+    link = (await api.post("/v1/booking_links", json=body)).json()
+    path = urlparse(link["short_link"]).path
+    async with Browser(app) as patient:
+        assert (await patient.get(path)).status_code == 200
+        await api.post(f"{CLOCK}/advance", json={"seconds": 3 * 86400})  # the group's clock only
+        expired = await patient.get(path)
+    assert expired.status_code == 410 and "expired" in expired.text

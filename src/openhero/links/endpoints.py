@@ -42,7 +42,8 @@ def booking_link_out(link: BookingLink, base_url: str, today: date) -> schemas.B
                  "location_id": [str(i) for i in link.location_ids],
                  "practitioner_id": [str(i) for i in link.practitioner_ids],
                  "patient_id": str(link.patient_id) if link.patient_id is not None else None,
-                 "from_date": link.from_date, "to_date": link.to_date}})
+                 "from_date": link.from_date, "to_date": link.to_date},
+        "suppress_mail": link.suppress_mail})
 
 
 def form_link_out(link: FormLink, base_url: str, today: date) -> schemas.FormLinkOut:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from openhero.core.db import Base, IdType
@@ -48,6 +48,8 @@ class BookingLink(IdMixin, TenantMixin, TimestampMixin, LinkMixin, Base):
     practitioner_ids: Mapped[list[Any]] = mapped_column(default=list)
     from_date: Mapped[date | None] = mapped_column()
     to_date: Mapped[date | None] = mapped_column()
+    # openhero: no confirmation message to the patient for bookings made through this link.
+    suppress_mail: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class FormLink(IdMixin, TenantMixin, TimestampMixin, LinkMixin, Base):
@@ -55,3 +57,17 @@ class FormLink(IdMixin, TenantMixin, TimestampMixin, LinkMixin, Base):
 
     __tablename__ = "form_links"
     form_id: Mapped[int] = mapped_column(IdType, ForeignKey("forms.id", ondelete="CASCADE"), index=True)
+
+
+class LinkIdentityAttempt(IdMixin, Base):
+    """Wrong identity details given on a generic link for one NHS number: ten lock that NHS number on that
+    link (as ten wrong dates of birth lock a patient-specific link). The NHS number is kept only as an HMAC
+    under the server's secret, so the table does not hold patient identifiers."""
+
+    __tablename__ = "link_identity_attempts"
+    __table_args__ = (UniqueConstraint("link_kind", "link_id", "subject"),)
+    link_kind: Mapped[str] = mapped_column(String(8))  # booking | form
+    link_id: Mapped[int] = mapped_column(IdType)
+    subject: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_at: Mapped[datetime | None] = mapped_column()

@@ -69,6 +69,8 @@ class CreateBookingLinkRequest(RequestModel):
     expiry_date: Day | None = Field(None, description="The link works through this whole day (UK time).")
     maximum_use_count: UseCount | None = Field(None, description="Bookings allowed through the link; absent "
                                                                  "or null: unlimited.")
+    suppress_mail: bool = Field(False, description="openhero: send the patient no confirmation message for "
+                                                   "bookings made through this link.")
 
 
 class UpdateBookingLinkRequest(RequestModel):
@@ -83,6 +85,8 @@ class UpdateBookingLinkRequest(RequestModel):
     maximum_use_count: UseCount | None = Field(None, description="openhero: change or (null) remove the limit.")
     active: bool | None = Field(None, description="openhero: false deactivates the link; true reactivates it and "
                                                   "clears a date-of-birth lock.")
+    suppress_mail: bool | None = Field(None, description="openhero: no confirmation message for bookings made "
+                                                         "through this link.")
 
 
 DateOut = Annotated[date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
@@ -108,6 +112,7 @@ class BookingLinkOut(ApiModel):
     open_count: int
     unlimited_use: bool
     meta: BookingLinkMeta
+    suppress_mail: bool = Field(False, description="openhero: bookings through this link send no confirmation.")
 
 
 class CreateFormLinkRequest(RequestModel):

@@ -19,6 +19,7 @@ from openhero.core.auth import Principal
 from openhero.core.errors import NotFound, ValidationFailed
 from openhero.core.tenancy import get_owned
 from openhero.forms.service import require_form
+from openhero.links.journey import clear_identity_locks
 from openhero.links.models import BookingLink, FormLink, LinkMixin
 from openhero.links.schemas import CreateBookingLinkRequest, CreateFormLinkRequest, UpdateBookingLinkRequest
 from openhero.patients.models import Patient
@@ -161,7 +162,7 @@ async def create_booking_link(session: AsyncSession, principal: Principal, body:
         patient_specific=body.patient_id is not None, appointment_type_ids=body.appointment_type_id,
         location_ids=body.location_id, practitioner_ids=body.practitioner_id or [], from_date=body.from_date,
         to_date=body.to_date, expiry_date=body.expiry_date, maximum_uses=body.maximum_use_count,
-        number_of_uses=0, open_count=0, active=True, failed_dob_attempts=0,
+        number_of_uses=0, open_count=0, active=True, failed_dob_attempts=0, suppress_mail=body.suppress_mail,
         created_by_key_id=principal.key_id or None, created_at=now, updated_at=now)
     await _insert_with_code(session, link)
     await audit.record(session, principal, "booking_link.create", "BookingLink", link.id, now=now)
@@ -208,8 +209,11 @@ async def update_booking_link(session: AsyncSession, principal: Principal, raw_i
                                 merged["practitioner_ids"])
     for column, value in changes.items():
         setattr(link, column, value)
+    if "suppress_mail" in sent and body.suppress_mail is not None:
+        link.suppress_mail = body.suppress_mail
     if body.active is True:
         _reactivate(link)
+        await clear_identity_locks(session, link)
     elif body.active is False:
         link.active = False
     link.updated_at = now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,15 @@ def address_line(location: Location | None) -> str:
 
 
 def practice_view(group: PracticeGroup) -> dict[str, Any]:
-    return {"name": group.name, "phone": group.phone}
+    phone = (group.phone or "").strip()
+    return {"name": group.name, "phone": phone, "tel": "".join(c for c in phone if c.isdigit() or c == "+")}
+
+
+def price_label(appt_type: AppointmentType | None) -> str | None:
+    """"£45.00" for a paid (private) type with a price; None for NHS types."""
+    if appt_type is None or appt_type.sector != "paid" or not appt_type.price:
+        return None
+    return f"£{appt_type.price:,.2f}"
 
 
 async def _by_id(session: AsyncSession, model: type[Any], ids: set[int]) -> dict[int, Any]:
@@ -88,12 +96,27 @@ async def slot_days(session: AsyncSession, rows: Sequence[Any], zone: ZoneInfo, 
     return days
 
 
+def week_choices(first: date, last: date | None, weeks: int = 12) -> list[dict[str, str]]:
+    """Weeks a patient can jump to on the times page (Mondays from this week), within the link's window."""
+    start = first - timedelta(days=first.weekday())
+    out = []
+    for n in range(weeks):
+        monday = start + timedelta(weeks=n)
+        if last is not None and monday > last:
+            break
+        shown = max(monday, first)
+        out.append({"value": shown.isoformat(),
+                    "label": "This week" if n == 0 else f"Week starting {day_label(monday)}"})
+    return out
+
+
 async def appointment_view(session: AsyncSession, appt: Appointment, zone: ZoneInfo) -> dict[str, Any]:
     appt_type = await session.get(AppointmentType, appt.appointment_type_id, options=[lazyload("*")])
     location = await session.get(Location, appt.location_id)
     practitioner = await session.get(Practitioner, appt.practitioner_id, options=[lazyload("*")])
     how = "Video call" if appt.video else "Phone call" if appt.telephone and not appt.in_person else "In person"
     return {"type": appt_type.name if appt_type else "Appointment", "day": day_label(appt.start_time, zone),
+            "price": price_label(appt_type), "type_id": appt.appointment_type_id,
             "time": time_label(appt.start_time, zone), "duration": appt.duration, "how": how,
             "with": practitioner_name(practitioner), "where": location.name if location else "",
             "address": address_line(location),
@@ -106,18 +129,58 @@ async def link_offer(session: AsyncSession, type_ids: list[int], location_ids: l
     types = await _by_id(session, AppointmentType, set(type_ids))
     places = await _by_id(session, Location, set(location_ids))
     people = await _by_id(session, Practitioner, set(practitioner_ids))
+    prices = [price_label(t) for t in types.values()]
     return {"type": " or ".join(t.name for t in types.values()) or "Appointment",
+            "price": prices[0] if len(prices) == 1 else None,
             "where": " or ".join(p.name for p in places.values()),
             "with": " or ".join(practitioner_name(p) for p in people.values())}
+
+
+async def type_choices(session: AsyncSession, type_ids: list[int]) -> list[dict[str, Any]]:
+    """The link's appointment types for the "what is it for" step, in the link's order."""
+    types = await _by_id(session, AppointmentType, set(type_ids))
+    return [{"id": t.id, "name": t.name, "duration": t.duration, "price": price_label(t)}
+            for t in (types[i] for i in type_ids if i in types) if t.active]
+
+
+_MISSING = {"choice": "Select an answer", "yes_no": "Select yes or no", "multi_choice": "Select at least one answer",
+            "date": "Enter a date", "number": "Enter a number"}
+
+
+def _question_error(kind: str, label: str, error: str | None) -> str | None:
+    """Error messages name their question ("Select an answer to: Type of trip"), not "Answer this question"."""
+    if error is None:
+        return None
+    subject = label.rstrip("?:. ")
+    if error == "Answer this question":
+        return f"{_MISSING.get(kind, 'Enter an answer')} to: {subject}"
+    if kind == "date":
+        return f"Enter a real date for: {subject}, for example 27 3 2026"
+    return f"{error.rstrip('.')} – {subject}"
 
 
 def form_fields(form: Form, values: dict[int, list[str]] | None = None, errors: dict[int, str] | None = None
                 ) -> list[dict[str, Any]]:
     values, errors = values or {}, errors or {}
     options_for = {"yes_no": ["Yes", "No"]}
-    return [{"id": q.id, "name": f"q{q.id}", "label": q.name, "kind": q.kind, "required": q.required,
-             "help": q.help_text, "options": options_for.get(q.kind, q.options or []),
-             "values": values.get(q.id, []), "error": errors.get(q.id)} for q in form.questions]
+    fields = []
+    for q in form.questions:
+        name = f"q{q.id}"
+        options = options_for.get(q.kind, q.options or [])
+        given = values.get(q.id, [])
+        parts = given[0].split("-", 2) if q.kind == "date" and given else []
+        date_values = ({f"{name}-year": parts[0], f"{name}-month": parts[1], f"{name}-day": parts[2]}
+                       if len(parts) == 3 else {})
+        anchor = f"{name}-1" if q.kind in ("choice", "multi_choice", "yes_no") and options else name
+        fields.append({"id": q.id, "name": name, "anchor": anchor, "label": q.name, "kind": q.kind,
+                       "required": q.required, "help": q.help_text, "options": options, "values": given,
+                       "date_values": date_values, "error": _question_error(q.kind, q.name, errors.get(q.id))})
+    return fields
+
+
+def field_errors(fields: list[dict[str, Any]]) -> dict[str, str]:
+    """The error summary's entries for form questions: anchor -> message."""
+    return {f["anchor"]: f["error"] for f in fields if f["error"]}
 
 
 def text(data: Any, name: str) -> str:
@@ -126,9 +189,22 @@ def text(data: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _date_answer(data: Any, name: str) -> list[str]:
+    """A date question's three boxes as one ISO date; impossible dates are passed on as ``y-m-d`` so the
+    check refuses them (and the boxes show what was typed)."""
+    day, month, year = (text(data, f"{name}-{part}") for part in ("day", "month", "year"))
+    if not (day or month or year):
+        single = text(data, name)  # a client posting one ISO date
+        return [single] if single else []
+    parsed = parse_date_parts(day, month, year)
+    return [parsed.isoformat() if parsed else f"{year}-{month}-{day}"]
+
+
 def submitted_answers(form: Form, data: Any) -> dict[int, list[str]]:
-    """Question id -> the values posted under ``q{id}`` (checkboxes post several)."""
-    return {q.id: [v for v in data.getlist(f"q{q.id}") if isinstance(v, str)] for q in form.questions}
+    """Question id -> the values posted under ``q{id}`` (checkboxes post several; dates come in three
+    boxes, ``q{id}-day``, ``-month``, ``-year``)."""
+    return {q.id: (_date_answer(data, f"q{q.id}") if q.kind == "date"
+                   else [v for v in data.getlist(f"q{q.id}") if isinstance(v, str)]) for q in form.questions}
 
 
 # --- dates of birth and identity forms ---------------------------------------------------------------
@@ -179,5 +255,7 @@ def identity_from_form(data: Any, today: date) -> tuple[Identity | None, dict[st
         return None, _in_form_order(errors)
     if errors or dob is None:
         return None, _in_form_order(errors)
+    postcode = text(data, "postcode")[:16]
     return Identity(first_name=checked.first_name, last_name=checked.last_name, dob=dob,
-                    mobile=checked.mobile if values["mobile"] else None, nhs_number=checked.nhs_number), {}
+                    mobile=checked.mobile if values["mobile"] else None, nhs_number=checked.nhs_number,
+                    postcode=postcode or None), {}
