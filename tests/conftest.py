@@ -28,6 +28,7 @@ from openhero.core.migrate import upgrade
 from openhero.models import load_all
 from openhero.settings import Settings
 from tests.builders import Tenant, make_tenant
+from tests.links import chrome as chrome_module
 
 PG_URL = os.environ.get("OPENHERO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -180,3 +181,42 @@ async def live_server(app) -> AsyncIterator[str]:  # type: ignore[no-untyped-def
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+# Browser tests (patient pages, sandbox console): headless Chromium driven by Selenium, checked with axe-core.
+
+@pytest.fixture(scope="session")
+def chrome() -> Iterator[chrome_module.Chrome]:
+    browser = chrome_module.Chrome()
+    yield browser
+    browser.close()
+
+
+_skipped: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run when chromium, chromedriver and axe-core are installed (``.ci/run`` installs them).
+    Without them they are left out with one line saying so, unless OPENHERO_BROWSER_TESTS=required (CI),
+    where their absence fails the run rather than hiding the gap."""
+    # One backend for the walks (SQLite): the journey's database behaviour is tested on both by the httpx tests.
+    other_backends = [item for item in items if item.get_closest_marker("browser")
+                      and "postgres" in getattr(getattr(item, "callspec", None), "id", "")]
+    if other_backends:
+        items[:] = [item for item in items if item not in other_backends]
+        config.hook.pytest_deselected(items=other_backends)
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    gaps = chrome_module.missing() if browser_items else []
+    if not gaps:
+        return
+    if chrome_module.browser_required():
+        raise pytest.UsageError(f"browser tests required but missing: {', '.join(gaps)}")
+    items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    config.hook.pytest_deselected(items=browser_items)
+    _skipped.append(f"browser tests not run ({len(browser_items)}): missing {', '.join(gaps)} — "
+                    f"apt-get install chromium chromium-driver && npm install axe-core")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    for line in _skipped:
+        terminalreporter.write_line(line, yellow=True, bold=True)
