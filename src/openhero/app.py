@@ -95,6 +95,19 @@ def _merge_security_requirements(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _install_operations(app: FastAPI, settings: Settings) -> None:
+    """Request log and metrics (inside RequestIdMiddleware, so they see the request id), /readyz, /metrics."""
+    from openhero.core.health import ops_router
+    from openhero.core.logging import RequestLogMiddleware
+
+    if settings.metrics_enabled:
+        from openhero.core.metrics import RequestMetricsMiddleware
+
+        app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(ops_router(settings.metrics_enabled))
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_worker: bool | None = None,
                db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -134,6 +147,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
+    _install_operations(app, settings)
     app.add_middleware(RequestIdMiddleware)
     _include_domains(app)
 
