@@ -117,6 +117,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from openhero.core.backup import hold_server_lock
+
+        server_lock = hold_server_lock(settings.database_url) if db is None else None  # see `openhero db restore`
         worker_task: asyncio.Task[Any] | None = None
         stop = asyncio.Event()
         if run_worker:
@@ -132,6 +135,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 await worker_task
             if db is None:
                 await app.state.db.dispose()
+            if server_lock is not None:
+                server_lock.close()
 
     app = FastAPI(
         title="openhero — Hero Health Public API",
