@@ -26,8 +26,9 @@ job_log = logging.getLogger("openhero.job")
 # Structured fields a line may carry (anything else passed as ``extra`` is ignored by the formatters).
 FIELDS = ("request_id", "method", "route", "status", "duration_ms", "practice_group_id", "key_id",
           "job_kind", "job_id", "attempt", "outcome", "error_type", "worker_id")
-# Libraries that log request URLs at INFO.
-_QUIET = ("httpx", "httpcore", "uvicorn.access", "aiosqlite", "asyncio")
+# Libraries that log request URLs or SQL parameters, even at DEBUG, are held at WARNING.
+_QUIET = ("httpx", "httpcore", "uvicorn.access", "aiosqlite", "asyncio", "sqlalchemy", "asyncpg", "multipart",
+          "python_multipart", "hpack", "aiosmtplib", "mail.log", "urllib3")
 
 
 def resolve_format(log_format: str) -> str:
