@@ -94,6 +94,10 @@ class _Instrumented:
     def __init__(self, target: Any, service: str, methods: tuple[str, ...]) -> None:
         self._target, self._service, self._methods = target, service, methods
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() sees the adapter's own class
+        return type(self._target)
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
         if name not in self._methods:

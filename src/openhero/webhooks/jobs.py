@@ -12,6 +12,7 @@ finished during a round (attempt rows, new states) are written in one transactio
 
 from __future__ import annotations
 
+from openhero.core import metrics
 from openhero.core.worker import JobContext, poller
 from openhero.webhooks import queue
 from openhero.webhooks.pipeline import DeliveryPipeline
@@ -31,6 +32,7 @@ async def dispatch_webhook_events(ctx: JobContext) -> int:
             session, now=ctx.clock.now(), limit=DISPATCH_BATCH, postgres=ctx.db.is_postgres
         )
         await session.commit()
+    metrics.events_dispatched(taken)
     return taken
 
 

@@ -15,6 +15,7 @@ from urllib.request import getproxies
 
 import httpx
 
+from openhero.core import metrics
 from openhero.core.worker import JobContext
 from openhero.webhooks import delivery, queue
 from openhero.webhooks.sender import Sender
@@ -91,7 +92,7 @@ class DeliveryPipeline:
             http = ctx.http
             if http is None and self.sender is None:
                 http = self._own_http = self._own_http or httpx.AsyncClient()
-            return await delivery.attempt(
+            outcome = await delivery.attempt(
                 http,
                 self.sender,
                 item,
@@ -100,6 +101,8 @@ class DeliveryPipeline:
                 now=ctx.clock.now(),
                 worker_id=ctx.worker_id,
             )
+            metrics.webhook_delivery(outcome.status, item.event_created_at)
+            return outcome
         except Exception as exc:  # a bug must not strand the delivery: retry it later
             log.exception("webhook delivery %s crashed", item.id)
             status, next_at = delivery.next_step(item, ctx.clock.now())

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from openhero.core import metrics
 from openhero.messaging.providers.base import Outgoing, Provider, ProviderUnavailable, SendResult
 from openhero.messaging.providers.sandbox import SandboxProvider
 from openhero.settings import Settings
@@ -24,9 +25,9 @@ def get_provider(channel: str, settings: Settings) -> Provider:
     if name == "smtp":
         from openhero.messaging.providers.smtp import SmtpProvider
 
-        return SmtpProvider(settings)
+        return metrics.instrument(SmtpProvider(settings), f"{channel}/smtp", ("send", "check"))
     if name == "notify":
         from openhero.messaging.providers.notify import NotifyProvider
 
-        return NotifyProvider(settings)
+        return metrics.instrument(NotifyProvider(settings), f"{channel}/notify", ("send", "check"))
     return SandboxProvider(channel)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import httpx
 
+from openhero.core import metrics as _metrics
 from openhero.patients.pds.base import (
     PdsAdapter,
     PdsBadResponse,
@@ -42,17 +43,20 @@ __all__ = [
 ]
 
 
+_TRACES = ("trace_by_nhs_number", "trace_by_demographics")  # counted and timed (openhero_external_calls_*)
+
+
 def get_pds_adapter(settings: Settings, http: httpx.AsyncClient | None = None) -> PdsAdapter:
     """The adapter chosen by ``OPENHERO_PDS_ADAPTER`` (``sandbox`` by default, or ``pds_fhir``)."""
     if settings.pds_adapter == "pds_fhir":
         if not settings.pds_base_url:
             raise RuntimeError("OPENHERO_PDS_ADAPTER=pds_fhir needs OPENHERO_PDS_BASE_URL")
-        return FhirPdsAdapter(
+        return _metrics.instrument(FhirPdsAdapter(
             base_url=settings.pds_base_url,
             timeout=settings.pds_timeout_seconds,
             public_base_url=settings.public_base_url,
             secret_key=settings.secret_key,
             http=http,
             access_token=getattr(settings, "pds_access_token", None),
-        )
+        ), "pds", _TRACES)
     return SandboxPdsAdapter(public_base_url=settings.public_base_url, secret_key=settings.secret_key)
