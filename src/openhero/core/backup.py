@@ -19,7 +19,7 @@ import sqlite3
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 
 class BackupError(Exception):
@@ -108,7 +108,8 @@ def pg_dump_command(database_url: str, dest: str, *, tool: str = "pg_dump") -> s
     """The command for the configured PostgreSQL database; the password, if any, goes in PGPASSWORD."""
     url = make_url(database_url)
     has_password = bool(url.password)
-    plain = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    plain = URL.create("postgresql", username=url.username, host=url.host, port=url.port, database=url.database,
+                       query=url.query).render_as_string(hide_password=False)
     prefix = "PGPASSWORD=<password from OPENHERO_DATABASE_URL> " if has_password else ""
     if tool == "pg_restore":
         return f"{prefix}pg_restore --clean --if-exists --no-owner --dbname {shlex.quote(plain)} {shlex.quote(dest)}"
