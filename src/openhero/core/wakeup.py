@@ -70,7 +70,8 @@ class Listener:
         self.on_wake()
 
     def _lost(self, *_: Any) -> None:
-        log.warning("LISTEN connection lost; polling until it is back")
+        if self.conn is not None:  # not our own close()
+            log.warning("LISTEN connection lost; polling until it is back")
         self.conn = None
 
     async def close(self) -> None:

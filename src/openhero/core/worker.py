@@ -75,10 +75,21 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def poller(fn: Poller) -> Poller:
-    if fn not in POLLERS:
-        POLLERS.append(fn)
-    return fn
+# Pollers that a NOTIFY (new outbox rows or jobs, PostgreSQL) should run at once; the others keep their pace.
+WAKE_ON_NOTIFY: set[Poller] = set()
+
+
+def poller(fn: Poller | None = None, *, on_notify: bool = False) -> Any:
+    """``@poller`` or ``@poller(on_notify=True)`` (run as soon as a writer NOTIFYs, not at the next poll)."""
+
+    def register(f: Poller) -> Poller:
+        if f not in POLLERS:
+            POLLERS.append(f)
+        if on_notify:
+            WAKE_ON_NOTIFY.add(f)
+        return f
+
+    return register(fn) if fn is not None else register
 
 
 def load_job_modules() -> None:
@@ -128,8 +139,10 @@ class Worker:
         self._next_prune: float | None = None
 
     def wake(self) -> None:
-        """New work was committed: poll everything now, not after the idle interval."""
-        self._idle_since.clear()
+        """New work was committed: run the job queue and the outbox pollers now, not at the next poll."""
+        self._idle_since.pop(self._run_jobs, None)
+        for key in WAKE_ON_NOTIFY:
+            self._idle_since.pop(key, None)
         self._wake.set()
 
     async def run_once(self, *, pace: bool = False) -> int:

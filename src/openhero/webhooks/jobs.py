@@ -22,7 +22,7 @@ DELIVERY_BATCH = 256  # most deliveries claimed in one transaction
 SEND_CONCURRENCY = 256  # sends in flight per worker
 
 
-@poller
+@poller(on_notify=True)
 async def dispatch_webhook_events(ctx: JobContext) -> int:
     async with ctx.db.session(write=False) as session:
         if not await queue.has_undispatched_events(session):
@@ -36,7 +36,7 @@ async def dispatch_webhook_events(ctx: JobContext) -> int:
     return taken
 
 
-@poller
+@poller(on_notify=True)
 async def send_due_deliveries(ctx: JobContext) -> int:
     pipeline = ctx.state.get("webhooks.pipeline")
     if pipeline is None:
