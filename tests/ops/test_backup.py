@@ -36,7 +36,7 @@ async def test_backup_while_serving_then_restore_round_trip(tmp_path):
     server = await asyncio.to_thread(start_server, url, port, "--no-worker")
     copy = tmp_path / "backup.db"
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=tenant.headers) as c:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=tenant.headers, timeout=60) as c:
             assert (await c.post("/v1/patients/register", json=PATIENT)).status_code == 200
 
             async def keep_writing() -> None:  # the backup runs while the server takes writes
@@ -71,7 +71,7 @@ async def test_backup_while_serving_then_restore_round_trip(tmp_path):
     assert restored.returncode == 0, restored.stderr
     server = await asyncio.to_thread(start_server, url, port, "--no-worker")
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=tenant.headers) as c:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=tenant.headers, timeout=60) as c:
             assert (await c.get("/readyz")).status_code == 200
             names = await _patients(c)
             assert names == sorted(n for (n,) in backed_up) and "Holroyd" in names

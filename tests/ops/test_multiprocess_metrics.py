@@ -32,7 +32,8 @@ async def test_two_api_processes_report_one_sum(database_url, clean, tenant, tmp
     base = f"http://127.0.0.1:{port}"
 
     async def one_request() -> None:
-        async with httpx.AsyncClient(base_url=base, headers=tenant.headers) as c:  # a fresh connection each
+        # a fresh connection each
+        async with httpx.AsyncClient(base_url=base, headers=tenant.headers, timeout=60) as c:
             assert (await c.get("/v1/me")).status_code == 200
 
     sent = 0
@@ -44,7 +45,7 @@ async def test_two_api_processes_report_one_sum(database_url, clean, tenant, tmp
                 break
         totals = []
         for _ in range(6):
-            async with httpx.AsyncClient(base_url=base) as c:
+            async with httpx.AsyncClient(base_url=base, timeout=60) as c:
                 totals.append(_sample((await c.get("/metrics")).text, "openhero_http_requests_total", route="/v1/me"))
     finally:
         proc.send_signal(signal.SIGTERM)
