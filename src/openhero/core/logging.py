@@ -124,7 +124,10 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             principal = scope.get("openhero.principal")
-            request_log.info("request", extra={"fields": {
+            # A record made directly and handed to the logger: Logger.info() would also walk the stack to
+            # find the caller, which costs more than the rest of the line.
+            record = logging.LogRecord("openhero.request", logging.INFO, __file__, 0, "request", None, None)
+            record.fields = {
                 "request_id": scope.get("openhero.request_id"),
                 "method": scope["method"],
                 "route": route_template(scope),
@@ -132,7 +135,8 @@ class RequestLogMiddleware:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "practice_group_id": getattr(principal, "practice_group_id", None),
                 "key_id": getattr(principal, "key_id", None),
-            }})
+            }
+            request_log.handle(record)
 
 
 def route_template(scope: Scope) -> str:
