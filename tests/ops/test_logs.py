@@ -85,6 +85,8 @@ async def test_a_full_flow_logs_no_secret_and_no_patient_identifier(database_url
     assert len(booked["request_id"]) == 32 and booked["duration_ms"] >= 0
     jobs = [x for x in lines if x["logger"] == "openhero.job"]
     assert any(j["outcome"] == "succeeded" and j["job_kind"].startswith("messaging") for j in jobs), jobs
+    assert any(j["job_kind"] == "webhook.delivery" and j["outcome"] == "delivered" and j["attempt"] == 1
+               for j in jobs), jobs
 
     forbidden = secrets_seen + [
         "9990000018", "999 000 0018", "Margaret", "Holroyd", "1948-05-17", "07700 900101", "07700900101",

@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
-from openhero.core.logging import route_template  # noqa: E402
+from openhero.core.logging import log_job, route_template  # noqa: E402
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -75,8 +75,11 @@ def events_dispatched(count: int) -> None:
         OUTBOX_DISPATCHED.inc(count)
 
 
-def webhook_delivery(outcome: str, event_created_at: datetime | None) -> None:
-    """One attempt's outcome; for a successful delivery of an event, its event->delivery latency."""
+def webhook_delivery(outcome: str, event_created_at: datetime | None, *, delivery_id: int, attempt: int,
+                     seconds: float, worker_id: str) -> None:
+    """One attempt's outcome (and its log line); for a delivered event, its event->delivery latency."""
+    log_job(kind="webhook.delivery", job_id=delivery_id, attempt=attempt, outcome=outcome, duration=seconds,
+            worker_id=worker_id)
     WEBHOOK_DELIVERIES.labels(outcome).inc()
     if outcome == "delivered" and event_created_at is not None:
         WEBHOOK_LATENCY.observe(max(0.0, time.time() - event_created_at.timestamp()))

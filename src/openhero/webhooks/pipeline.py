@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from urllib.request import getproxies
 
@@ -88,6 +89,7 @@ class DeliveryPipeline:
 
     async def _send(self, item: queue.Claimed, target: queue.Target | None) -> queue.Outcome:
         ctx = self.ctx
+        started = time.perf_counter()
         try:
             http = ctx.http
             if http is None and self.sender is None:
@@ -101,7 +103,8 @@ class DeliveryPipeline:
                 now=ctx.clock.now(),
                 worker_id=ctx.worker_id,
             )
-            metrics.webhook_delivery(outcome.status, item.event_created_at)
+            metrics.webhook_delivery(outcome.status, item.event_created_at, delivery_id=item.id, attempt=item.attempts,
+                                     seconds=time.perf_counter() - started, worker_id=ctx.worker_id)
             return outcome
         except Exception as exc:  # a bug must not strand the delivery: retry it later
             log.exception("webhook delivery %s crashed", item.id)
