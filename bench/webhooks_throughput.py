@@ -200,6 +200,28 @@ async def event_times(db, first: int, count: int) -> dict[str, float]:  # type: 
     return {oid: created.timestamp() for oid, created in rows if oid in wanted}
 
 
+async def lag_breakdown(db, first: int, count: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """p50 of (delivery row created - event created) and (first attempt started - delivery row created)."""
+    from sqlalchemy import select
+
+    from openhero.core.outbox import Event
+    from openhero.webhooks.models import WebhookAttempt, WebhookDelivery
+
+    async with db.session(write=False) as s:
+        rows = (await s.execute(
+            select(Event.object_id, Event.created_at, WebhookDelivery.created_at, WebhookAttempt.started_at)
+            .join(WebhookDelivery, WebhookDelivery.event_id == Event.id)
+            .join(WebhookAttempt, (WebhookAttempt.delivery_id == WebhookDelivery.id) & (WebhookAttempt.number == 1))
+        )).all()
+    wanted = {str(i) for i in range(first, first + count)}
+    rows = [r for r in rows if r[0] in wanted]
+    if not rows:
+        return 0.0, 0.0
+    fan_out = [(d - e).total_seconds() * 1000 for _, e, d, _ in rows]
+    claim = [(a - d).total_seconds() * 1000 for _, _, d, a in rows]
+    return pct(fan_out, 50), pct(claim, 50)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -293,8 +315,10 @@ async def main(events: int, crash_events: int, rate: int, seconds: int) -> None:
                 stats = await wait_for(http, receiver_url, {str(i) for i in range(first, first + sent)}, 120)
                 created = await event_times(db, first, sent)
                 lat = [(stats["first_seen"][k] - v) * 1000 for k, v in created.items() if k in stats["first_seen"]]
+                dispatch_lag, claim_lag = await lag_breakdown(db, first, sent)
                 results += [
                     (f"latency run: {sent} events at {rate}/s", f"{len(lat)} delivered"),
+                    ("  p50 event->fan-out / fan-out->send start (ms)", f"{dispatch_lag:.0f} / {claim_lag:.0f}"),
                     (
                         "event->delivery latency p50 / p95 / p99 (ms)",
                         f"{pct(lat, 50):.0f} / {pct(lat, 95):.0f} / {pct(lat, 99):.0f}",

@@ -137,9 +137,11 @@ class Worker:
         # Set by a NOTIFY (PostgreSQL) or by stop: ends the idle wait at once.
         self._wake = asyncio.Event()
         self._next_prune: float | None = None
+        self._wakes = 0  # how many wake-ups so far
 
     def wake(self) -> None:
         """New work was committed: run the job queue and the outbox pollers now, not at the next poll."""
+        self._wakes += 1
         self._idle_since.pop(self._run_jobs, None)
         for key in WAKE_ON_NOTIFY:
             self._idle_since.pop(key, None)
@@ -156,16 +158,21 @@ class Worker:
         for poll in list(POLLERS):
             if pace and not self._due(poll):
                 continue
+            wakes = self._wakes
             try:
                 found = await poll(self.ctx)
             except Exception:
                 log.exception("poller %s failed", getattr(poll, "__name__", poll))
                 found = 0
-            self._record(poll, found)
+            self._record(poll, found, wakes)
+            if found and poll in WAKE_ON_NOTIFY:  # e.g. fan-out made deliveries: the sender is due at once
+                for key in WAKE_ON_NOTIFY:
+                    self._idle_since.pop(key, None)
             done += found
         if not pace or self._due(self._run_jobs):
+            wakes = self._wakes
             found = await self._run_jobs()
-            self._record(self._run_jobs, found)
+            self._record(self._run_jobs, found, wakes)
             done += found
         return done
 
@@ -173,8 +180,9 @@ class Worker:
         idle_since = self._idle_since.get(key)
         return idle_since is None or time.monotonic() - idle_since >= self.settings.worker_poll_interval_seconds
 
-    def _record(self, key: Any, found: int) -> None:
-        if found:
+    def _record(self, key: Any, found: int, wakes: int = 0) -> None:
+        # A NOTIFY that arrived while the poll ran may be for work the poll did not see yet: stay due.
+        if found or wakes != self._wakes:
             self._idle_since.pop(key, None)
         else:
             self._idle_since[key] = time.monotonic()
