@@ -60,7 +60,8 @@ async def test_outcomes_of_a_batch(clean, settings, clock):
     await worker.drain()
     jobs = await _jobs(clean)
     assert jobs["test.retry"].status == JobStatus.DONE and jobs["test.retry"].attempts == 2
-    assert [kind for kind, _ in seen] == ["ok", "retry", "retry"]
+    # One batch runs its jobs concurrently, in the order the claim returned them (not defined): compare counts.
+    assert sorted(kind for kind, _ in seen) == ["ok", "retry", "retry"]
 
 
 async def test_a_dead_workers_job_runs_again_after_its_lease(clean, settings, clock):
