@@ -83,6 +83,19 @@ def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
             app.include_router(module.router)
 
 
+def _install_operations(app: FastAPI, settings: Settings) -> None:
+    """Request log and metrics (inside RequestIdMiddleware, so they see the request id), /readyz, /metrics."""
+    from openhero.core.health import ops_router
+    from openhero.core.logging import RequestLogMiddleware
+
+    if settings.metrics_enabled:
+        from openhero.core.metrics import RequestMetricsMiddleware
+
+        app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(ops_router(settings.metrics_enabled))
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_worker: bool | None = None,
                db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -97,6 +110,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from openhero.core.backup import hold_server_lock
+
+        server_lock = hold_server_lock(settings.database_url) if db is None else None  # see `openhero db restore`
         worker_task: asyncio.Task[Any] | None = None
         stop = asyncio.Event()
         if sandbox_secret:
@@ -116,6 +132,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 await worker_task
             if db is None:
                 await app.state.db.dispose()
+            if server_lock is not None:
+                server_lock.close()
 
     app = FastAPI(
         title="openhero — Hero Health Public API",
@@ -133,10 +151,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
-    # Outermost first on the way in: request id, security (body cap before anything buffers), idempotency.
+    # Outermost first on the way in: request id, request log and metrics, security (body cap before anything
+    # buffers), idempotency.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
                        forwarded_allow_ips=settings.forwarded_allow_ips)
+    _install_operations(app, settings)
     app.add_middleware(RequestIdMiddleware)
     _include_domains(app, sandbox=settings.sandbox)
 

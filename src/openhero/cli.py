@@ -17,7 +17,7 @@ from openhero.settings import ConfigError, Settings, get_settings
 
 app = typer.Typer(help="openhero: an open, self-hostable Hero Health Public API server.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list, revoke and rotate partner API keys.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(help="Database: migrations, retention prune, backup and restore.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
@@ -226,18 +226,35 @@ def serve(
         settings.check_secrets()
     except ConfigError as exc:
         _fail(f"configuration error: {exc}")
-    import logging
+    from openhero.core.logging import configure_logging, logging_config
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # keep the welcome text readable
+    configure_logging(settings.log_format, settings.log_level)
+    if workers > 1 and settings.metrics_enabled:
+        _multiprocess_metrics_dir()
     if migrate or demo_mode:
         upgrade(settings.database_url)
     if settings.uses_development_secret:  # sandbox: create the database's secret before serving
         load_settings(uses_secret=True)
     if demo_mode:
         _print_welcome(_run(_demo(settings)), settings.public_base_url)
+    # Our request log replaces uvicorn's access log (raw paths and query strings can hold patient data).
     uvicorn.run("openhero.app:create_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", log_level=settings.log_level, proxy_headers=False)
+                loop="uvloop", http="httptools", log_level=settings.log_level, proxy_headers=False,
+                access_log=False, log_config=logging_config(settings.log_format, settings.log_level),
+                timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds))
+
+
+def _multiprocess_metrics_dir() -> None:
+    """Several API processes share metrics through files (prometheus-client's multiprocess mode); the
+    directory is emptied first so counters of a previous run do not linger."""
+    import shutil
+    import tempfile
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(tempfile.gettempdir(),
+                                                                       f"openhero-metrics-{os.getpid()}")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
 
 
 @app.command("openapi")
@@ -261,16 +278,28 @@ def openapi_command(output: Annotated[str | None, typer.Option("--output", "-o",
 
 @app.command("worker")
 def run_worker(once: Annotated[bool, typer.Option("--once", help="run what is due, then exit")] = False,
-               concurrency: int = 32) -> None:
+               concurrency: int = 32,
+               metrics_port: Annotated[int | None, typer.Option(help="serve this worker's /metrics here")] = None,
+               metrics_host: str = "127.0.0.1") -> None:
     """Run a worker process: webhook deliveries, message sends, batch messages, scheduled jobs."""
-    import logging
-
+    from openhero.core.backup import BackupError, hold_server_lock
     from openhero.core.clock import Clock
     from openhero.core.db import Database
+    from openhero.core.logging import configure_logging
     from openhero.core.worker import Worker
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        lock = hold_server_lock(settings.database_url)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    stop_metrics = None
+    if metrics_port is not None and settings.metrics_enabled:
+        from openhero.core.metrics import worker_metrics_server
+
+        stop_metrics = worker_metrics_server(metrics_port, metrics_host)
 
     async def main() -> None:
         from openhero.core.sandbox import wrap_clock
@@ -295,6 +324,59 @@ def run_worker(once: Annotated[bool, typer.Option("--once", help="run what is du
         uvloop.run(main())
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
         asyncio.run(main())
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
+        if lock is not None:
+            lock.close()
+
+
+@db_app.command("prune")
+def db_prune(dry_run: Annotated[bool, typer.Option("--dry-run", help="count, delete nothing")] = False) -> None:
+    """Delete rows past their retention (OPENHERO_RETENTION_*_DAYS) and report how many, per kind."""
+    from datetime import UTC, datetime
+
+    from openhero.core.db import Database
+    from openhero.core.retention import prune
+
+    settings = get_settings()
+
+    async def work() -> dict[str, int]:
+        db = Database(settings.database_url, pool_size=2)
+        try:
+            return await prune(db, settings, datetime.now(UTC), dry_run=dry_run)
+        finally:
+            await db.dispose()
+
+    report = _run(work())
+    verb = "would delete" if dry_run else "deleted"
+    for name, count in report.items():
+        typer.echo(f"{verb} {count}\t{name}")
+    typer.echo(f"{verb} {sum(report.values())} rows in all", err=True)
+
+
+@db_app.command("backup")
+def db_backup(path: str) -> None:
+    """SQLite: a consistent copy while serving. PostgreSQL: print the pg_dump command to run."""
+    from openhero.core.backup import BackupError, backup
+
+    try:
+        typer.echo(backup(get_settings().database_url, path))
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@db_app.command("restore")
+def db_restore(path: str) -> None:
+    """SQLite: replace the database with a backup; refused while a server or worker runs against it."""
+    from openhero.core.backup import BackupError, restore
+
+    try:
+        typer.echo(restore(get_settings().database_url, path))
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _scopes(raw: str) -> list[str]:

@@ -68,6 +68,21 @@ class Settings(BaseSettings):
     worker_batch_size: int = 100
     worker_lease_seconds: int = 60
     log_level: str = "info"
+    # Operating (README "Operating"): log lines as json or text (auto: text in a terminal, else json).
+    log_format: str = Field(default="auto", pattern="^(auto|json|text)$")
+    metrics_enabled: bool = True
+    # On SIGTERM: how long in-flight requests and running jobs get before they are cut off (jobs released).
+    shutdown_timeout_seconds: float = 20.0
+    # PostgreSQL: workers LISTEN for the NOTIFY written with each outbox row / job (polling stays as fallback).
+    worker_listen: bool = True
+    # Retention (days; 0 keeps forever), applied by the hourly prune job and `openhero db prune`.
+    retention_prune_interval_minutes: int = 60
+    retention_webhook_deliveries_days: int = 30  # delivered or cancelled deliveries, with their attempts
+    retention_failed_webhook_deliveries_days: int = 90
+    retention_outbox_days: int = 7  # dispatched outbox events, finished jobs, sandbox sent-message records
+    retention_idempotency_days: int = 2
+    retention_audit_days: int = 365
+    retention_expired_reservations_days: int = 7
     # Run a worker inside each API process (the single-command demo); off when workers run separately.
     serve_worker: bool = False
     # Security (README "Security"). Webhook targets on loopback/private/link-local/metadata addresses:

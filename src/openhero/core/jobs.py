@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from openhero.core.db import Base, IdType
 from openhero.core.models import IdMixin, utcnow
+from openhero.core.wakeup import notify
 
 
 class JobStatus:
@@ -51,6 +52,8 @@ async def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any] | No
               max_attempts=max_attempts, created_at=created)
     session.add(job)
     await session.flush()
+    if job.run_at <= created:  # due now: wake a worker at commit (later jobs are found by polling)
+        await notify(session)
     return job
 
 
@@ -102,6 +105,18 @@ async def finish_many(session: AsyncSession, job_ids: list[int], worker_id: str,
             .values(status=JobStatus.DONE, finished_at=now, locked_until=None, last_error=None)
             .execution_options(synchronize_session=False)
         )
+
+
+async def release_many(session: AsyncSession, job_ids: list[int], worker_id: str, now: datetime) -> None:
+    """Hand jobs back unfinished (a worker shutting down): due again at once, the attempt not counted."""
+    if job_ids:
+        await session.execute(
+            update(Job).where(Job.id.in_(job_ids), Job.locked_by == worker_id, Job.status == JobStatus.RUNNING)
+            .values(status=JobStatus.QUEUED, run_at=now, locked_by=None, locked_until=None,
+                    attempts=Job.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await notify(session)
 
 
 async def retry_or_fail(session: AsyncSession, job: Job, worker_id: str, now: datetime, error: str,

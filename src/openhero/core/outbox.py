@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from openhero.core.db import Base, IdType
 from openhero.core.models import IdMixin, utcnow
+from openhero.core.wakeup import notify
 
 EVENT_TYPES = (
     "appointment.confirmed", "appointment.cancelled", "appointment.rescheduled", "prescription.issued",
@@ -47,4 +48,5 @@ async def emit(session: AsyncSession, event_type: str, object_type: str, object_
                   object_id=str(object_id), data=data or {}, created_at=now or utcnow())
     session.add(event)
     await session.flush()
+    await notify(session)
     return event

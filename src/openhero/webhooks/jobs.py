@@ -12,6 +12,7 @@ finished during a round (attempt rows, new states) are written in one transactio
 
 from __future__ import annotations
 
+from openhero.core import metrics
 from openhero.core.worker import JobContext, poller
 from openhero.webhooks import queue
 from openhero.webhooks.pipeline import DeliveryPipeline
@@ -21,7 +22,7 @@ DELIVERY_BATCH = 256  # most deliveries claimed in one transaction
 SEND_CONCURRENCY = 256  # sends in flight per worker
 
 
-@poller
+@poller(on_notify=True)
 async def dispatch_webhook_events(ctx: JobContext) -> int:
     async with ctx.db.session(write=False) as session:
         if not await queue.has_undispatched_events(session):
@@ -31,10 +32,11 @@ async def dispatch_webhook_events(ctx: JobContext) -> int:
             session, now=ctx.clock.now(), limit=DISPATCH_BATCH, postgres=ctx.db.is_postgres
         )
         await session.commit()
+    metrics.events_dispatched(taken)
     return taken
 
 
-@poller
+@poller(on_notify=True)
 async def send_due_deliveries(ctx: JobContext) -> int:
     pipeline = ctx.state.get("webhooks.pipeline")
     if pipeline is None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from urllib.request import getproxies
 
 import httpx
 
+from openhero.core import metrics
 from openhero.core.worker import JobContext
 from openhero.webhooks import delivery, queue, targets
 from openhero.webhooks.sender import Sender
@@ -88,11 +90,12 @@ class DeliveryPipeline:
 
     async def _send(self, item: queue.Claimed, target: queue.Target | None) -> queue.Outcome:
         ctx = self.ctx
+        started = time.perf_counter()
         try:
             http = ctx.http
             if http is None and self.sender is None:
                 http = self._own_http = self._own_http or httpx.AsyncClient()
-            return await delivery.attempt(
+            outcome = await delivery.attempt(
                 http,
                 self.sender,
                 item,
@@ -102,6 +105,9 @@ class DeliveryPipeline:
                 now=ctx.clock.now(),
                 worker_id=ctx.worker_id,
             )
+            metrics.webhook_delivery(outcome.status, item.event_created_at, delivery_id=item.id, attempt=item.attempts,
+                                     seconds=time.perf_counter() - started, worker_id=ctx.worker_id)
+            return outcome
         except Exception as exc:  # a bug must not strand the delivery: retry it later
             log.exception("webhook delivery %s crashed", item.id)
             status, next_at = delivery.next_step(item, ctx.clock.now())

@@ -163,6 +163,7 @@ class Claimed:
     attempts: int  # including this one
     retry_until: datetime
     is_test: bool
+    event_created_at: datetime | None = None  # for the event->delivery latency metric
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ async def claim_deliveries(
             WebhookDelivery.attempts,
             WebhookDelivery.retry_until,
             WebhookDelivery.is_test,
+            WebhookDelivery.event_created_at,
         )
         .execution_options(synchronize_session=False)
     )

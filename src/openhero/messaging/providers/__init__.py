@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from openhero.core import metrics
 from openhero.core.sandbox import current_group, fault_for
 from openhero.messaging.providers.base import Outgoing, Provider, ProviderUnavailable, Sender, SendResult
 from openhero.messaging.providers.sandbox import SandboxProvider
@@ -36,9 +37,9 @@ def _configured_provider(channel: str, settings: Settings) -> Provider:
     if name == "smtp":
         from openhero.messaging.providers.smtp import SmtpProvider
 
-        return SmtpProvider(settings)
+        return metrics.instrument(SmtpProvider(settings), f"{channel}/smtp", ("send", "check"))
     if name == "notify":
         from openhero.messaging.providers.notify import NotifyProvider
 
-        return NotifyProvider(settings)
+        return metrics.instrument(NotifyProvider(settings), f"{channel}/notify", ("send", "check"))
     return SandboxProvider(channel)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import httpx
 
+from openhero.core import metrics as _metrics
 from openhero.core.sandbox import current_group, fault_for
 from openhero.patients.pds.auth import PdsTokenSource, token_source_for
 from openhero.patients.pds.base import (
@@ -68,6 +69,9 @@ def pds_token_source(settings: Settings) -> PdsTokenSource | None:
     )
 
 
+_TRACES = ("trace_by_nhs_number", "trace_by_demographics")  # counted and timed (openhero_external_calls_*)
+
+
 def get_pds_adapter(settings: Settings, http: httpx.AsyncClient | None = None) -> PdsAdapter:
     """The adapter chosen by ``OPENHERO_PDS_ADAPTER`` (``sandbox`` by default, or ``pds_fhir``); in sandbox
     mode, while the acting practice group has the ``pds`` fault switched on, wrapped to misbehave."""
@@ -84,12 +88,12 @@ def _configured_adapter(settings: Settings, http: httpx.AsyncClient | None) -> P
     if settings.pds_adapter == "pds_fhir":
         if not settings.pds_base_url:
             raise RuntimeError("OPENHERO_PDS_ADAPTER=pds_fhir needs OPENHERO_PDS_BASE_URL")
-        return FhirPdsAdapter(
+        return _metrics.instrument(FhirPdsAdapter(
             base_url=settings.pds_base_url,
             timeout=settings.pds_timeout_seconds,
             public_base_url=settings.public_base_url,
             secret_key=settings.secret_key,
             http=http,
             token_source=pds_token_source(settings),
-        )
+        ), "pds", _TRACES)
     return SandboxPdsAdapter(public_base_url=settings.public_base_url, secret_key=settings.secret_key)

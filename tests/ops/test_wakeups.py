@@ -1,0 +1,112 @@
+"""Wake-ups between real processes: on PostgreSQL a worker polling only every 30 s still starts new work
+within a moment of the writer's commit (NOTIFY in the writer's transaction, LISTEN in the worker); on
+SQLite the worker polls."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+
+from sqlalchemy import select
+
+from openhero.core.jobs import Job, JobStatus, enqueue
+from openhero.core.outbox import Event, emit
+from tests.builders import make_practice_group
+from tests.ops.processes import finish, start_worker
+
+
+def _collect(stream, into: list[str]) -> threading.Thread:  # type: ignore[no-untyped-def]
+    def read() -> None:
+        for line in stream:
+            into.append(line)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+async def _until(predicate, within: float) -> float:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if await predicate():
+            return time.monotonic() - started
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {within} s")
+
+
+async def test_a_commit_wakes_a_worker_in_another_process(database_url, clean, backend):
+    group = await make_practice_group(clean)
+    poll = "30" if backend == "postgres" else "0.3"
+    proc = start_worker(database_url, OPENHERO_WORKER_POLL_INTERVAL_SECONDS=poll, OPENHERO_SHUTDOWN_TIMEOUT_SECONDS="2")
+    lines: list[str] = []
+    _collect(proc.stderr, lines)
+    try:
+        await _until(lambda: _true(any("started" in line for line in lines)), 30)
+        mode = "LISTEN/NOTIFY and polling" if backend == "postgres" else "(polling)"
+        assert any(mode in line for line in lines), lines
+        await asyncio.sleep(0.5)  # the worker's first round is over; it now waits (30 s on PostgreSQL)
+
+        for _ in range(3):
+            async with clean.session() as s:
+                job = await enqueue(s, "test.slow", {"name": "quick", "seconds": 0})
+                await s.commit()
+
+            async def job_done(job_id: int = job.id) -> bool:
+                async with clean.session(write=False) as s:
+                    return (await s.get(Job, job_id, populate_existing=True)).status == JobStatus.DONE  # type: ignore[union-attr]
+
+            assert await _until(job_done, 5) < 5
+
+            async with clean.session() as s:
+                event = await emit(s, "appointment.confirmed", "Appointment", 1, practice_group_id=group.id)
+                await s.commit()
+
+            async def dispatched(event_id: int = event.id) -> bool:
+                async with clean.session(write=False) as s:
+                    row = (await s.execute(select(Event.dispatched_at).where(Event.id == event_id))).scalar_one()
+                    return row is not None
+
+            assert await _until(dispatched, 5) < 5
+            await asyncio.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code, _ = await asyncio.to_thread(finish, proc)
+    assert code == 0
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_notify_arrives_on_commit_only(clean, backend):
+    from openhero.core.wakeup import Listener
+
+    wakes: list[float] = []
+    listener = Listener(clean.engine.url, lambda: wakes.append(time.monotonic())) if backend == "postgres" else None
+    if listener is not None:
+        await listener.ensure()
+        assert listener.listening
+    try:
+        wakes.clear()
+        async with clean.session() as s:
+            await enqueue(s, "test.slow", {"name": "a", "seconds": 0})
+            await enqueue(s, "test.slow", {"name": "b", "seconds": 0})
+            assert (s.info.get("openhero.notified_in") is not None) == (backend == "postgres")
+            await s.rollback()
+        await asyncio.sleep(0.3)
+        assert wakes == []  # a rolled-back job wakes nobody
+        async with clean.session() as s:
+            await enqueue(s, "test.slow", {"name": "c", "seconds": 0})
+            await enqueue(s, "test.slow", {"name": "d", "seconds": 0})
+            await asyncio.sleep(0.2)
+            assert wakes == []  # not before the commit
+            await s.commit()
+        if listener is not None:
+            await _until(lambda: _true(bool(wakes)), 2)
+            await asyncio.sleep(0.2)
+            assert len(wakes) == 1  # one NOTIFY per transaction
+    finally:
+        if listener is not None:
+            await listener.close()
