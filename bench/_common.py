@@ -79,6 +79,26 @@ def fresh_database(backend: str) -> Iterator[str]:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+SERVER_PIDS: dict[str, int] = {}  # base URL -> pid of the process serving it (for CPU accounting)
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants (uvicorn --workers children), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
+
+
 @contextmanager
 def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True, workers: int = 1) -> Iterator[str]:
     """Serve ``app`` (module:attr) with uvicorn (uvloop, httptools) in a subprocess; yield its base URL."""
@@ -100,7 +120,9 @@ def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True,
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"server {app} did not start")
-        yield f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+        SERVER_PIDS[base] = proc.pid
+        yield base
     finally:
         proc.terminate()
         try:

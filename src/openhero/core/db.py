@@ -67,12 +67,13 @@ class Base(DeclarativeBase):
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=20, connect_args={"timeout": 30}
+            url, echo=echo, pool_size=pool_size, max_overflow=max(20, pool_size), connect_args={"timeout": 30}
         )
         _configure_sqlite(engine)
         return engine
     # No pre-ping (a round trip per checkout); connections are recycled hourly instead.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_recycle=3600)
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max(20, pool_size),
+                               pool_recycle=3600)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -87,6 +88,28 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # Commit and rollback are thread hops through aiosqlite; skip them when SQLite has no transaction open
+    # (read sessions issue no BEGIN, and the pool resets every connection it takes back with a rollback).
+    dialect = engine.sync_engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _sqlite_connection(dbapi_connection: Any) -> Any:
+        adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)  # pool proxy -> adapter
+        return getattr(getattr(adapted, "_connection", None), "_connection", None)  # -> sqlite3.Connection
+
+    def _commit(dbapi_connection: Any) -> None:
+        raw = _sqlite_connection(dbapi_connection)
+        if raw is None or raw.in_transaction:
+            do_commit(dbapi_connection)
+
+    def _rollback(dbapi_connection: Any) -> None:
+        raw = _sqlite_connection(dbapi_connection)
+        if raw is None or raw.in_transaction:
+            do_rollback(dbapi_connection)
+
+    dialect.do_commit = _commit  # type: ignore[method-assign]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign]
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get("sqlite_immediate", False):
@@ -100,7 +123,9 @@ class Database:
 
     On SQLite the write factory starts transactions with BEGIN IMMEDIATE and the read factory issues no
     BEGIN at all (each statement runs in its own implicit transaction, so reads never take a lock to
-    upgrade); on PostgreSQL both are ordinary transactions. Anything that writes uses a write session.
+    upgrade); on PostgreSQL the read factory runs in autocommit (no BEGIN/COMMIT round trips: each
+    statement sees its own snapshot, as on SQLite) and the write factory in ordinary transactions.
+    Anything that writes uses a write session.
     """
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
@@ -111,7 +136,9 @@ class Database:
         write_engine = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
-        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        read_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres
+                       else self.engine)
+        self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 
     def session(self, *, write: bool = True) -> AsyncSession:
