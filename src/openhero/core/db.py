@@ -8,6 +8,8 @@ PostgreSQL runs through asyncpg.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -76,6 +79,36 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
                                pool_recycle=3600)
 
 
+class _WriterGate:
+    """One SQLite write transaction at a time per process and event loop, in arrival order."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._held: dict[int, asyncio.Lock] = {}  # id of the sqlite3 connection -> the lock it holds
+
+    def acquire(self, raw: Any) -> None:
+        """Called inside SQLAlchemy's greenlet (the ``begin`` event), so it may wait on the event loop."""
+        if raw is None or id(raw) in self._held:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # synchronous use (no loop): SQLite's own lock is enough
+            return
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        await_only(asyncio.wait_for(lock.acquire(), WRITER_WAIT_SECONDS))
+        self._held[id(raw)] = lock
+
+    def release(self, raw: Any) -> None:
+        lock = self._held.pop(id(raw), None) if raw is not None else None
+        if lock is not None and lock.locked():
+            lock.release()
+
+
+WRITER_WAIT_SECONDS = 30  # as long as SQLite's busy timeout
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -97,22 +130,39 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)  # pool proxy -> adapter
         return getattr(getattr(adapted, "_connection", None), "_connection", None)  # -> sqlite3.Connection
 
+    # Writers queue in process: SQLite's own busy handler makes a waiting writer sleep and poll (1, 2, 5 ...
+    # 100 ms naps), which caps a busy process at a few dozen write transactions a second. An asyncio lock
+    # taken just before BEGIN IMMEDIATE and released after COMMIT/ROLLBACK hands the write lock over at
+    # once; other processes still meet SQLite's lock and busy timeout as before.
+    gate = _WriterGate()
+
     def _commit(dbapi_connection: Any) -> None:
         raw = _sqlite_connection(dbapi_connection)
-        if raw is None or raw.in_transaction:
-            do_commit(dbapi_connection)
+        try:
+            if raw is None or raw.in_transaction:
+                do_commit(dbapi_connection)
+        finally:
+            gate.release(raw)
 
     def _rollback(dbapi_connection: Any) -> None:
         raw = _sqlite_connection(dbapi_connection)
-        if raw is None or raw.in_transaction:
-            do_rollback(dbapi_connection)
+        try:
+            if raw is None or raw.in_transaction:
+                do_rollback(dbapi_connection)
+        finally:
+            gate.release(raw)
 
     dialect.do_commit = _commit  # type: ignore[method-assign]
     dialect.do_rollback = _rollback  # type: ignore[method-assign]
 
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        gate.release(_sqlite_connection(dbapi_connection))  # a safety net: commit/rollback released it
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get("sqlite_immediate", False):
+            gate.acquire(_sqlite_connection(conn.connection.dbapi_connection))
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         # Read sessions issue no BEGIN: each SELECT reads its own consistent snapshot, and a request
         # saves a round trip to SQLite's thread.
