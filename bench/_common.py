@@ -99,6 +99,22 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def process_tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants, in MiB."""
+    total = 0
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, AttributeError):
+            continue
+    return total / 1024
+
+
 @contextmanager
 def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True, workers: int = 1,
            source: str | None = None) -> Iterator[str]:

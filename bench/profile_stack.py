@@ -32,6 +32,7 @@ from openhero.core.db import Database  # noqa: E402
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("rate limiter", ("ratelimit.py", "limits/")),
     ("auth: key lookup, group, token", ("core/auth.py",)),
+    ("FastAPI telemetry check", ("telemetry/", "opentelemetry/")),
     ("session / transaction / pool", ("deps.py:get_session", "orm/session.py", "pool/", "engine/base.py:_begin",
                                       "engine/base.py:commit", "engine/base.py:close", "engine/base.py:__init__")),
     ("SQL: compile + execute + rows", ("sqlalchemy/",)),
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--keep", help="write the collapsed stacks here")
+    parser.add_argument("--source", help="serve the openhero package in this folder instead (e.g. an older commit's "
+                        "src, from `git archive <commit> src | tar -x -C /tmp/before`)")
     args = parser.parse_args()
     with fresh_database(args.backend) as url:
         s = asyncio.run(seed(url))
@@ -85,7 +88,7 @@ def main() -> None:
                          "tasks": (tasks_list.QUERY, s["tasks"]),
                          "me": ("/v1/me", small.headers),  # type: ignore[attr-defined]
                          "404": ("/v1/slots/abc", small.headers)}[args.route]  # type: ignore[attr-defined]
-        with server("openhero.app:create_app", {"OPENHERO_DATABASE_URL": url}) as base:
+        with server("openhero.app:create_app", {"OPENHERO_DATABASE_URL": url}, source=args.source) as base:
             wrk(base + str(path), headers, duration=2)  # type: ignore[arg-type]
             pid = SERVER_PIDS[base]
             out = Path(tempfile.mkdtemp()) / "stacks.txt"

@@ -45,6 +45,7 @@ from bench._common import (  # noqa: E402
     fresh_database,
     postgres_answers,
     process_tree_cpu_seconds,
+    process_tree_rss_mb,
     server,
     table,
     wrk,
@@ -65,7 +66,8 @@ async def prepare(url: str, days: int) -> dict[str, object]:
         n_small = await booking_slots.bulk_insert(url, db, small, tomorrow, 7)
         print(f"[{db.engine.dialect.name}] seeded {n_big:,} + {n_small:,} slots in "
               f"{time.perf_counter() - started:.1f}s", flush=True)
-        targets = await booking_slots.free_slots(db, big, tomorrow + timedelta(days=min(days - 1, 20)), 241)
+        # Two disjoint sets of 241 free slots (240 to reserve+book, 1 for the race): one per server generation.
+        targets = await booking_slots.free_slots(db, big, tomorrow + timedelta(days=min(days - 1, 20)), 482)
     finally:
         await db.dispose()
     (task_group, task_key), = await tasks_list.seed(url, [1000])
@@ -198,6 +200,9 @@ def main() -> None:
                 if args.baseline_src:
                     wrk(bases[f"before {b}"] + path, headers, duration=1, connections=args.connections)
 
+        openhero_bases = {name: b for name, b in bases.items()}
+        rss_start = {name: process_tree_rss_mb(SERVER_PIDS[b]) for name, b in openhero_bases.items()}
+        started_at = time.monotonic()
         results: dict[tuple[str, str], list] = {}
         for rnd in range(args.rounds):
             print(f"round {rnd + 1}/{args.rounds} (load average {os.getloadavg()[0]:.1f})", flush=True)
@@ -236,6 +241,10 @@ def main() -> None:
                              statistics.median(r.p50_ms for r in rs), statistics.median(r.p99_ms for r in rs),
                              f"{statistics.median(m[1] for m in measured):.0f}", f"{ratio:.2f}x",
                              f"{cpu_ratio:.2f}x", vs_prism, sum(r.non_2xx for r in rs) if "404" not in label else "-"])
+        minutes = (time.monotonic() - started_at) / 60
+        print(f"\nresident memory after warm-up -> after {minutes:.1f} min of rounds: " + ", ".join(
+            f"{name} {rss_start[name]:.0f} -> {process_tree_rss_mb(SERVER_PIDS[b]):.0f} MiB"
+            for name, b in openhero_bases.items()))
         print(f"\nworkers={args.workers} connections={args.connections} rounds={args.rounds} "
               f"duration={args.duration}s load average after: {os.getloadavg()}")
         print("vs ceiling: req/s ratio; CPU vs ceiling: the ceiling's CPU per request / this server's (the load-robust"
@@ -248,14 +257,24 @@ def main() -> None:
             for b in backends:
                 s = seeds[b]
                 targets = s["targets"]
-                elapsed, booked = asyncio.run(booking_slots.reserve_and_book(bases[b], s["big"], targets[:-1], 16))  # type: ignore[arg-type,index]
-                c_time, codes = asyncio.run(booking_slots.contention(bases[b], s["big"], targets[-1]))  # type: ignore[arg-type,index]
-                write_rows.append([b, "reserve+book, 16 clients", f"{booked}/{len(targets) - 1} booked",  # type: ignore[arg-type]
-                                   f"{booked / elapsed:.1f} bookings/s"])
-                other = len(codes) - codes.count(200) - codes.count(409)
-                write_rows.append([b, "200 concurrent reserves of one slot",
-                                   f"{codes.count(200)}x200, {codes.count(409)}x409, other {other}", f"{c_time:.2f}s"])
-            print("\n" + table(write_rows, ["db", "workload", "outcome", "rate / time"]))
+                names = [f"openhero {b}"] + ([f"before {b}"] if args.baseline_src else [])
+                rates = {}
+                for i, name in enumerate(names):
+                    base = bases[b] if name.startswith("openhero") else bases[f"before {b}"]
+                    mine = targets[241 * i: 241 * (i + 1)]  # type: ignore[index]
+                    elapsed, booked = asyncio.run(booking_slots.reserve_and_book(base, s["big"], mine[:-1], 16))  # type: ignore[arg-type]
+                    c_time, codes = asyncio.run(booking_slots.contention(base, s["big"], mine[-1]))  # type: ignore[arg-type]
+                    rates[name] = booked / elapsed
+                    write_rows.append([b, name, "reserve+book, 16 clients", f"{booked}/{len(mine) - 1} booked",
+                                       f"{booked / elapsed:.1f} bookings/s"])
+                    other = len(codes) - codes.count(200) - codes.count(409)
+                    write_rows.append([b, name, "200 concurrent reserves of one slot",
+                                       f"{codes.count(200)}x200, {codes.count(409)}x409, other {other}",
+                                       f"{c_time:.2f}s"])
+                if len(rates) == 2:
+                    write_rows.append([b, "after / before", "reserve+book", "",
+                                       f"{rates[names[0]] / rates[names[1]]:.2f}x"])
+            print("\n" + table(write_rows, ["db", "server", "workload", "outcome", "rate / time"]))
 
 
 if __name__ == "__main__":

@@ -202,3 +202,30 @@ async def test_many_keys_concurrently_each_act_as_themselves(live_server, clean)
         results = await asyncio.gather(*(c.get("/v1/me", headers=t.headers) for t in tenants * 5))
     assert [r.json()["id"] for r in results] == [str(t.id) for t in tenants * 5]
 
+
+
+# ---- the in-process rate limiter -----------------------------------------------------------------------
+
+def test_local_moving_window_is_exact():
+    from openhero.core.ratelimit import LocalLimiter
+
+    limiter = LocalLimiter(3, 60.0)
+    assert [limiter.hit("k", now=t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
+    assert limiter.hit("k", now=3.0) == pytest.approx(57.0)  # the first hit leaves the window at t=60
+    assert limiter.hit("other", now=3.0) is None  # budgets are per identifier
+    assert limiter.hit("k", now=59.9) == pytest.approx(0.1)
+    assert limiter.hit("k", now=60.0) is None  # exactly one slot freed
+    assert limiter.hit("k", now=60.5) is not None
+
+
+def test_local_sliding_counter_for_large_budgets():
+    from openhero.core.ratelimit import EXACT_UP_TO, LocalLimiter
+
+    amount = EXACT_UP_TO + 10
+    limiter = LocalLimiter(amount, 60.0)
+    assert not limiter.exact
+    assert all(limiter.hit("k", now=1.0) is None for _ in range(amount))
+    assert limiter.hit("k", now=1.0) is not None
+    # Half a window into the next window (which started at 61), half the previous window's hits still count.
+    allowed = sum(limiter.hit("k", now=91.0) is None for _ in range(amount))
+    assert abs(allowed - amount / 2) <= 1
