@@ -9,10 +9,13 @@ PostgreSQL runs through asyncpg.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -67,10 +70,39 @@ class Base(DeclarativeBase):
     }
 
 
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite, except that what cannot wait on a lock runs inline on the event loop.
+
+    aiosqlite hands every call — cursor(), execute, fetchall, close: four per statement — to the
+    connection's thread and back, two thread switches each, which costs more than most of openhero's
+    statements take to run. Here only what may wait on SQLite's lock still goes through the thread: BEGIN,
+    and a statement other than SELECT outside a transaction (it takes the write lock itself). Everything
+    else — SELECTs (WAL readers never wait), statements inside a transaction that holds the write lock,
+    fetches, COMMIT — runs inline: a statement's own run time blocks the loop, a lock wait never does.
+    """
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        raw = self._connection
+        if raw is None:
+            return await super()._execute(fn, *args, **kwargs)
+        if args and isinstance(args[0], str) and not raw.in_transaction:
+            head = args[0].lstrip()[:6].upper()
+            if head != "SELECT":
+                return await super()._execute(fn, *args, **kwargs)  # BEGIN, or a write taking the lock
+        return fn(*args, **kwargs)
+
+
+def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
+    connection = _InlineConnection(partial(sqlite3.connect, database, **kwargs), 64)
+    connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connect
+    return connection
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=max(20, pool_size), connect_args={"timeout": 30}
+            url, echo=echo, pool_size=pool_size, max_overflow=max(20, pool_size),
+            connect_args={"timeout": 30, "async_creator_fn": _inline_connect},
         )
         _configure_sqlite(engine)
         return engine
