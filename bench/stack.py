@@ -10,6 +10,13 @@ computed per round and then the median.
 
     .venv/bin/python bench/stack.py [--backend sqlite|postgres|both] [--days 365] [--rounds 3]
                                     [--duration 5] [--connections 32] [--workers 1] [--writes]
+                                    [--prism PATH] [--baseline-src DIR [--baseline-workers N]] [--only LABELS]
+
+`--baseline-src DIR` serves a second copy of openhero from DIR (e.g. an older commit:
+`git archive <commit> src | tar -x -C /tmp/before` then `--baseline-src /tmp/before/src`) on the same
+databases, as "before <db>" rows; with `--baseline-src src --workers 2 --baseline-workers 1` the same code
+runs with 2 and 1 worker processes side by side (scaling). The server's CPU per request is reported next to
+req/s: on a loaded machine it is the steadier figure.
 
 Prism: `npm install @stoplight/prism-cli@5` in any folder and pass `--prism <folder>/node_modules/.bin/prism`
 (or set OPENHERO_BENCH_PRISM); without it the Prism column is skipped. `--writes` also measures
@@ -130,6 +137,8 @@ def main() -> None:
     parser.add_argument("--writes", action="store_true", help="also reserve+book throughput and the 200-way race")
     parser.add_argument("--baseline-src", help="also serve the openhero package found in this folder (e.g. `git "
                         "archive <commit> src | tar -x -C /tmp/before` -> /tmp/before/src) as 'before <db>'")
+    parser.add_argument("--baseline-workers", type=int, help="uvicorn --workers for the baseline servers (default: "
+                        "--workers); `--baseline-src src --workers 2 --baseline-workers 1` measures scaling")
     parser.add_argument("--only", default="", help="comma-separated route labels to run (default: all)")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -148,8 +157,8 @@ def main() -> None:
                                                         workers=args.workers))
             if args.baseline_src:
                 bases[f"before {backend}"] = stack.enter_context(server(
-                    "openhero.app:create_app", {"OPENHERO_DATABASE_URL": url}, workers=args.workers,
-                    source=args.baseline_src))
+                    "openhero.app:create_app", {"OPENHERO_DATABASE_URL": url},
+                    workers=args.baseline_workers or args.workers, source=args.baseline_src))
         first = seeds[backends[0]]
         big = first["big"]
         pages = {}
