@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import weakref
 from datetime import UTC, date, datetime
 from functools import partial
@@ -94,7 +95,9 @@ class _InlineConnection(aiosqlite.Connection):
 
 def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
     connection = _InlineConnection(partial(sqlite3.connect, database, **kwargs), 64)
-    connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connect
+    thread = getattr(connection, "_thread", connection)  # aiosqlite < 0.22: the connection is the thread
+    if isinstance(thread, threading.Thread):
+        thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connect
     return connection
 
 
