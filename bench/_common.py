@@ -79,15 +79,54 @@ def fresh_database(backend: str) -> Iterator[str]:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+SERVER_PIDS: dict[str, int] = {}  # base URL -> pid of the process serving it (for CPU accounting)
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants (uvicorn --workers children), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
+
+
+def process_tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants, in MiB."""
+    total = 0
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, AttributeError):
+            continue
+    return total / 1024
+
+
 @contextmanager
-def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True, workers: int = 1) -> Iterator[str]:
-    """Serve ``app`` (module:attr) with uvicorn (uvloop, httptools) in a subprocess; yield its base URL."""
+def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True, workers: int = 1,
+           source: str | None = None) -> Iterator[str]:
+    """Serve ``app`` (module:attr) with uvicorn (uvloop, httptools) in a subprocess; yield its base URL.
+    ``source``: a folder holding another ``openhero`` package (e.g. an older commit's ``src``) to serve instead."""
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
            "--http", "httptools", "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
     if factory:
         cmd.append("--factory")
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENHERO_SANDBOX": "1",
+    path = f"{source}:{ROOT}" if source else str(ROOT)
+    full_env = {**os.environ, "PYTHONPATH": path, "OPENHERO_SANDBOX": "1",
                 "OPENHERO_RATE_LIMIT": "100000000/minute", **(env or {})}
     proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT)
     try:
@@ -100,7 +139,9 @@ def server(app: str, env: dict[str, str] | None = None, *, factory: bool = True,
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"server {app} did not start")
-        yield f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+        SERVER_PIDS[base] = proc.pid
+        yield base
     finally:
         proc.terminate()
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import uuid
@@ -48,24 +49,34 @@ openhero's own decisions where Hero's docs are silent:
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (or keeps the caller's X-Request-Id) and echoes it on the response."""
+    """Gives every request an id (or keeps the caller's X-Request-Id) and echoes it on the response.
+
+    Generated ids are a random per-process prefix plus a counter (unique, and no urandom call per request).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.prefix = uuid.uuid4().hex[:16]
+        self.counter = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming[:64] if incoming else uuid.uuid4().hex
+        incoming = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value
+                break
+        request_id = incoming[:64].decode("latin-1") if incoming else f"{self.prefix}{next(self.counter):016x}"
         scope["openhero.request_id"] = request_id
+        encoded = request_id.encode("latin-1")
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 if not any(k.lower() == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", request_id.encode("latin-1")))
+                    headers.append((b"x-request-id", encoded))
                 message["headers"] = headers
             await send(message)
 
@@ -145,7 +156,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     )
     install_docs(app)
     app.state.settings = settings
-    app.state.db = db or Database(settings.database_url)
+    app.state.db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
     app.state.clock = wrap_clock(clock or Clock(), app.state.db, settings.sandbox)
     app.state.limiter = KeyRateLimiter(settings.rate_limit, settings.redis_url, settings.rate_limit_namespace)
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,

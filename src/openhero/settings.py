@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENHERO_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///openhero.db"
+    # Connections each API process keeps open (and as many again as short-lived overflow). Requests hold one
+    # while they run, so this is sized for the concurrency a process serves: opening connections under load
+    # (a thread and four PRAGMAs on SQLite, a login on PostgreSQL) costs more than idle ones.
+    db_pool_size: int = 32
     # Signs Elements access tokens and merge tokens, and encrypts webhook signing keys at rest.
     secret_key: str = DEFAULT_SECRET
     # Demo/sandbox mode: seeded data, sandbox adapters, and the default secret is tolerated.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from openhero.booking import appointments, schemas, service
@@ -83,7 +83,7 @@ async def list_slots(session: SessionDep, principal: PrincipalDep, clock: ClockD
                      page: PageDep) -> Response:
     rows, count = await service.list_slots(session, principal, flt, page, clock.now())
     # Hot path: rows are serialised straight to JSON (no per-row model validation).
-    body = json.dumps({"data": [_slot_dict(r) for r in rows], "count": count}, separators=(",", ":"))
+    body = orjson.dumps({"data": [_slot_dict(r) for r in rows], "count": count})
     return Response(body, media_type="application/json")
 
 

@@ -54,14 +54,19 @@ def _free_future(group_id: int, flt: SlotFilter, now: datetime) -> list[ColumnEl
 
 
 def page_statement(group_id: int, flt: SlotFilter, now: datetime, *, limit: int, offset: int) -> Select[Any]:
-    return (select(*SLOT_COLUMNS, func.count().over().label("total")).where(*_free_future(group_id, flt, now))
+    """The page plus the total as an uncorrelated scalar subquery (evaluated once). A ``count(*) OVER ()``
+    window would read and sort every matching row before the LIMIT: 6.6 ms against 1.3 ms for a narrow
+    week at 1M slots on SQLite, 87 against 49 ms for a whole week of a big practice."""
+    conds = _free_future(group_id, flt, now)
+    total = select(func.count()).select_from(Slot).where(*conds).scalar_subquery().label("total")
+    return (select(*SLOT_COLUMNS, total).where(*conds)
             .order_by(Slot.start_time, Slot.id).limit(limit).offset(offset))
 
 
 async def page_free_slots(session: AsyncSession, group_id: int, flt: SlotFilter, now: datetime, *,
                           limit: int, offset: int) -> tuple[Sequence[Any], int]:
-    """One page of free future slots in start order plus the total, in one round trip (a window count);
-    a page past the end falls back to a plain count."""
+    """One page of free future slots in start order plus the total, in one round trip; a page past the
+    end falls back to a plain count."""
     rows = (await session.execute(page_statement(group_id, flt, now, limit=limit, offset=offset))).all()
     if rows:
         return rows, int(rows[0].total)

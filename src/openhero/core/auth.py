@@ -4,31 +4,50 @@ Outcomes (NOTES.md "Requests, tenancy, keys"):
 - missing, unknown or revoked key, missing or malformed group header, bad/expired token -> 401;
 - a group header naming a group outside the key's network -> 403; inside it -> act on that group;
 - a key without the scope an operation needs -> 403.
+
+Elements tokens are bound to the key that minted them on every use: ``sub`` and ``practice_group_id`` must
+be ids (else 401), the key must exist and not be revoked (else 401), the acting group must still be in the
+key's network (else 403), and the token's scopes count only as far as the key still has them (effective
+scopes = token scopes ∩ the key's current scopes).
+
+The hot path makes no database round trip: each app keeps a ``KeyCache`` (key hash -> key state, group ->
+network). The cache is revalidated against the database in one batch at most every
+``REVALIDATE_SECONDS`` (0.5 s) — a request arriving later waits for that check — and at once after a revoke,
+rotate or scope change committed in this process (``note_key_change``). So a revocation takes effect on the
+next request in the process that committed it and within about 0.5 s in every other process, on SQLite
+and PostgreSQL alike, without a query per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core import tokens
-from openhero.core.deps import ClockDep, SessionDep, SettingsDep
+from openhero.core.apikeys import ApiKey, practice_groups
+from openhero.core.db import Database
+from openhero.core.deps import ClockDep, SettingsDep
 from openhero.core.errors import Forbidden, Unauthorised
-from openhero.practice.models import ApiKey, PracticeGroup
 
 SCOPES = ("messaging", "booking", "booking_links")
 PERMISSIONS = ("auto_write_to_record",)
 KEY_PREFIX = "ohk_"
 LOOKUP_LENGTH = 16  # characters of the key kept in clear as its lookup prefix
 ACCESS_TOKEN_PURPOSE = "elements"
+MAX_ID_DIGITS = 18  # ids fit a signed 64-bit integer
+
+REVALIDATE_SECONDS = 0.5  # a cached key or group is never older than this when a request uses it
+CACHE_LIMIT = 20_000  # entries (keys + groups) before the cache starts over
 
 # Declared so OpenAPI shows both headers as the security scheme; parsed by ``authenticate``.
 api_key_header = APIKeyHeader(name="x-api-key", scheme_name="apiKeyAuth", auto_error=False)
@@ -60,91 +79,231 @@ class Principal:
         return permission in self.permissions
 
 
+# ---- the key cache -------------------------------------------------------------------------------------
+
+_generation = 0  # bumped when this process commits a change to a key; every cache then revalidates
+
+
+def invalidate_keys() -> None:
+    """Make every key cache in this process revalidate before its next use."""
+    global _generation
+    _generation += 1
+
+
+def note_key_change(session: AsyncSession) -> None:
+    """Call when ``session`` revokes, rotates or rescopes a key: caches revalidate now and again once the
+    change is committed (so a request racing the commit cannot keep the old state)."""
+    invalidate_keys()
+    sync = session.sync_session
+    if not sync.info.get("openhero.key_change_hook"):
+        sync.info["openhero.key_change_hook"] = True
+        event.listen(sync, "after_commit", lambda _s: invalidate_keys())
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    key_id: int
+    key_hash: str
+    home_group: int
+    scopes: frozenset[str]
+    permissions: frozenset[str]
+    revoked: bool
+
+
+_NO_GROUP = object()  # cached answer for a group id that does not exist
+
+
+class KeyCache:
+    """Key hash -> ``KeyState`` and group -> network, checked against the database at most every
+    ``REVALIDATE_SECONDS`` and after every local key change."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.keys: dict[int, KeyState] = {}
+        self.by_hash: dict[str, int] = {}
+        self.networks: dict[int, Any] = {}
+        self.checked_at = time.monotonic()
+        self.generation = _generation
+        self._lock = asyncio.Lock()
+
+    async def fresh(self) -> None:
+        if self.generation == _generation and time.monotonic() - self.checked_at < REVALIDATE_SECONDS:
+            return
+        async with self._lock:
+            if self.generation == _generation and time.monotonic() - self.checked_at < REVALIDATE_SECONDS:
+                return  # another request revalidated while this one waited
+            started, generation = time.monotonic(), _generation
+            if self.keys or self.networks:
+                await self._revalidate()
+            self.checked_at, self.generation = started, generation
+
+    async def _revalidate(self) -> None:
+        key_ids, group_ids = list(self.keys), list(self.networks)
+        async with self.db.engine.connect() as conn:
+            key_rows = (await conn.execute(_KEY_COLUMNS.where(ApiKey.id.in_(key_ids)))).all() if key_ids else []
+            group_rows = (await conn.execute(
+                select(practice_groups.c.id, practice_groups.c.network_id)
+                .where(practice_groups.c.id.in_(group_ids)))).all() if group_ids else []
+        self.keys, self.by_hash = {}, {}
+        for row in key_rows:
+            self._store(row)
+        networks = {gid: _NO_GROUP for gid in group_ids}
+        networks.update({row[0]: row[1] for row in group_rows})
+        self.networks = networks
+
+    def _store(self, row: Any) -> KeyState:
+        if len(self.keys) + len(self.networks) >= CACHE_LIMIT:
+            self.keys, self.by_hash, self.networks = {}, {}, {}
+        state = KeyState(key_id=row.id, key_hash=row.key_hash, home_group=row.practice_group_id,
+                         scopes=frozenset(row.scopes or ()), permissions=frozenset(row.permissions or ()),
+                         revoked=row.revoked_at is not None)
+        self.keys[state.key_id] = state
+        self.by_hash[state.key_hash] = state.key_id
+        return state
+
+    async def by_secret(self, raw: str) -> KeyState | None:
+        if not raw.startswith(KEY_PREFIX) or len(raw) < LOOKUP_LENGTH + 8:
+            return None
+        digest = hash_key(raw)
+        key_id = self.by_hash.get(digest)
+        if key_id is not None:
+            return self.keys[key_id]
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(_KEY_COLUMNS.where(ApiKey.prefix == raw[:LOOKUP_LENGTH]))).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None  # unknown keys are not cached: nothing to invalidate, and no memory for guessers
+        return self._store(row)
+
+    async def by_id(self, key_id: int) -> KeyState | None:
+        state = self.keys.get(key_id)
+        if state is not None:
+            return state
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(_KEY_COLUMNS.where(ApiKey.id == key_id))).first()
+        return None if row is None else self._store(row)
+
+    async def same_network(self, home: int, requested: int) -> bool:
+        missing = [g for g in (home, requested) if g not in self.networks]
+        if missing:
+            if len(self.keys) + len(self.networks) >= CACHE_LIMIT:
+                self.keys, self.by_hash, self.networks = {}, {}, {}
+            async with self.db.engine.connect() as conn:
+                rows = (await conn.execute(select(practice_groups.c.id, practice_groups.c.network_id)
+                                           .where(practice_groups.c.id.in_(missing)))).all()
+            for gid in missing:
+                self.networks[gid] = _NO_GROUP
+            self.networks.update({row[0]: row[1] for row in rows})
+        home_network, target_network = self.networks[home], self.networks[requested]
+        return home_network is not None and home_network is not _NO_GROUP and target_network == home_network
+
+
+_KEY_COLUMNS = select(ApiKey.id, ApiKey.key_hash, ApiKey.practice_group_id, ApiKey.scopes, ApiKey.permissions,
+                      ApiKey.revoked_at)
+
+
+def key_cache(request: Request) -> KeyCache:
+    state = request.app.state
+    cache = getattr(state, "key_cache", None)
+    if cache is None or cache.db is not state.db:
+        cache = state.key_cache = KeyCache(state.db)
+    return cache
+
+
+# ---- parsing -------------------------------------------------------------------------------------------
+
+def _is_id(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS
+
+
 def _parse_group(raw: str | None) -> int:
     if not raw:
         raise Unauthorised("Missing x-practice-group-id header", expected="x-practice-group-id header",
                            path=["x-practice-group-id"])
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 18:
+    if not _is_id(raw):
         raise Unauthorised("Malformed x-practice-group-id header",
                            expected="a numeric practice group id", path=["x-practice-group-id"])
     return int(raw)
 
 
-async def _resolve_group(session: AsyncSession, home_group_id: int, requested: int) -> int:
-    if requested == home_group_id:
-        return requested
-    rows = (await session.execute(
-        select(PracticeGroup.id, PracticeGroup.network_id).where(PracticeGroup.id.in_([home_group_id, requested]))
-    )).all()
-    networks = {row.id: row.network_id for row in rows}
-    home_network, target_network = networks.get(home_group_id), networks.get(requested, -1)
-    if home_network is None or target_network != home_network:
-        raise Forbidden("This key may not act for that practice group",
-                        expected="a practice group in the key's network", path=["x-practice-group-id"])
-    return requested
-
-
-async def find_key(session: AsyncSession, raw: str) -> ApiKey | None:
-    if not raw.startswith(KEY_PREFIX) or len(raw) < LOOKUP_LENGTH + 8:
+def _claim_id(value: object) -> int | None:
+    if isinstance(value, bool):
         return None
-    key = (await session.execute(select(ApiKey).where(ApiKey.prefix == raw[:LOOKUP_LENGTH]))).scalar_one_or_none()
-    if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw)):
-        return None
-    return key
+    if isinstance(value, int):
+        return value if 0 < value < 10**MAX_ID_DIGITS else None
+    if isinstance(value, str) and _is_id(value):
+        return int(value)
+    return None
 
+
+def _outside_network() -> Forbidden:
+    return Forbidden("This key may not act for that practice group",
+                     expected="a practice group in the key's network", path=["x-practice-group-id"])
+
+
+# ---- the dependency ------------------------------------------------------------------------------------
 
 async def authenticate(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
     api_key: Annotated[str | None, Depends(api_key_header)],
     group: Annotated[str | None, Depends(group_header)],
 ) -> Principal:
-    if "openhero.principal" in request.scope:
-        return request.scope["openhero.principal"]
+    scope = request.scope
+    principal = scope.get("openhero.principal")
+    if principal is not None:
+        return principal  # type: ignore[no-any-return]
+    cache = key_cache(request)
+    await cache.fresh()
     authorization = request.headers.get("authorization", "")
-    if not api_key and authorization.lower().startswith("bearer "):
-        principal = await _from_token(session, settings.secret_key, clock.now(), authorization[7:].strip(), group)
+    if not api_key and authorization[:7].lower() == "bearer ":
+        principal = await _from_token(cache, settings.secret_key, clock.now(), authorization[7:].strip(), group)
     else:
-        principal = await _from_key(session, api_key, group)
+        principal = await _from_key(cache, api_key, group)
     limiter = getattr(request.app.state, "limiter", None)
     if limiter is not None:
         await limiter.hit(principal.key_id)
-    request.scope["openhero.principal"] = principal
+    scope["openhero.principal"] = principal
     return principal
 
 
-async def _from_key(session: AsyncSession, raw: str | None, group: str | None) -> Principal:
+async def _from_key(cache: KeyCache, raw: str | None, group: str | None) -> Principal:
     if not raw:
         raise Unauthorised("Missing x-api-key header", expected="x-api-key header", path=["x-api-key"])
-    key = await find_key(session, raw.strip())
-    if key is None or key.revoked_at is not None:
+    key = await cache.by_secret(raw.strip())
+    if key is None or key.revoked:
         raise Unauthorised("Invalid or revoked API key", expected="a valid API key", path=["x-api-key"])
     requested = _parse_group(group)
-    acting = await _resolve_group(session, key.practice_group_id, requested)
-    return Principal(key_id=key.id, practice_group_id=acting, home_practice_group_id=key.practice_group_id,
-                     scopes=frozenset(key.scopes or ()), permissions=frozenset(key.permissions or ()))
+    if requested != key.home_group and not await cache.same_network(key.home_group, requested):
+        raise _outside_network()
+    return Principal(key_id=key.key_id, practice_group_id=requested, home_practice_group_id=key.home_group,
+                     scopes=key.scopes, permissions=key.permissions)
 
 
-async def _from_token(session: AsyncSession, secret: str, now, token: str, group: str | None) -> Principal:  # type: ignore[no-untyped-def]
+async def _from_token(cache: KeyCache, secret: str, now, token: str, group: str | None) -> Principal:  # type: ignore[no-untyped-def]
     try:
         claims = tokens.verify(secret, token, purpose=ACCESS_TOKEN_PURPOSE, now=now)
     except tokens.TokenError as exc:
         raise Unauthorised(str(exc).capitalize(), expected="a valid, unexpired access token",
                            path=["authorization"]) from None
-    key = await session.get(ApiKey, int(claims["sub"]))
-    if key is None or key.revoked_at is not None:
+    key_id, acting = _claim_id(claims.get("sub")), _claim_id(claims.get("practice_group_id"))
+    claimed_scopes = claims.get("scopes", [])
+    if key_id is None or acting is None or not isinstance(claimed_scopes, list) or not all(
+            isinstance(s, str) for s in claimed_scopes):
+        raise Unauthorised("Invalid token: malformed claims", expected="a valid access token",
+                           path=["authorization"])
+    key = await cache.by_id(key_id)
+    if key is None or key.revoked:
         raise Unauthorised("The key behind this token was revoked", expected="a valid access token",
                            path=["authorization"])
-    acting = int(claims["practice_group_id"])
     if group and _parse_group(group) != acting:
         raise Forbidden("The token was issued for another practice group",
                         expected="the practice group the token was issued for", path=["x-practice-group-id"])
-    return Principal(key_id=key.id, practice_group_id=acting, home_practice_group_id=key.practice_group_id,
-                     scopes=frozenset(claims.get("scopes", ())), permissions=frozenset(key.permissions or ()),
-                     via_token=True)
+    if acting != key.home_group and not await cache.same_network(key.home_group, acting):
+        raise _outside_network()
+    return Principal(key_id=key.key_id, practice_group_id=acting, home_practice_group_id=key.home_group,
+                     scopes=key.scopes.intersection(claimed_scopes), permissions=key.permissions, via_token=True)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]

@@ -8,14 +8,21 @@ PostgreSQL runs through asyncpg.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+import weakref
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -64,15 +71,77 @@ class Base(DeclarativeBase):
     }
 
 
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite, except that what cannot wait on a lock runs inline on the event loop.
+
+    aiosqlite hands every call — cursor(), execute, fetchall, close: four per statement — to the
+    connection's thread and back, two thread switches each, which costs more than most of openhero's
+    statements take to run. Here only what may wait on SQLite's lock still goes through the thread: BEGIN,
+    and a statement other than SELECT outside a transaction (it takes the write lock itself). Everything
+    else — SELECTs (WAL readers never wait), statements inside a transaction that holds the write lock,
+    fetches, COMMIT — runs inline: a statement's own run time blocks the loop, a lock wait never does.
+    """
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        raw = self._connection
+        if raw is None:
+            return await super()._execute(fn, *args, **kwargs)
+        if args and isinstance(args[0], str) and not raw.in_transaction:
+            head = args[0].lstrip()[:6].upper()
+            if head != "SELECT":
+                return await super()._execute(fn, *args, **kwargs)  # BEGIN, or a write taking the lock
+        return fn(*args, **kwargs)
+
+
+def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
+    connection = _InlineConnection(partial(sqlite3.connect, database, **kwargs), 64)
+    thread = getattr(connection, "_thread", connection)  # aiosqlite < 0.22: the connection is the thread
+    if isinstance(thread, threading.Thread):
+        thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connect
+    return connection
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=20, connect_args={"timeout": 30}
+            url, echo=echo, pool_size=pool_size, max_overflow=max(20, pool_size),
+            connect_args={"timeout": 30, "async_creator_fn": _inline_connect},
         )
         _configure_sqlite(engine)
         return engine
     # No pre-ping (a round trip per checkout); connections are recycled hourly instead.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_recycle=3600)
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=max(20, pool_size),
+                               pool_recycle=3600)
+
+
+class _WriterGate:
+    """One SQLite write transaction at a time per process and event loop, in arrival order."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._held: dict[int, asyncio.Lock] = {}  # id of the sqlite3 connection -> the lock it holds
+
+    def acquire(self, raw: Any) -> None:
+        """Called inside SQLAlchemy's greenlet (the ``begin`` event), so it may wait on the event loop."""
+        if raw is None or id(raw) in self._held:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # synchronous use (no loop): SQLite's own lock is enough
+            return
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        await_only(asyncio.wait_for(lock.acquire(), WRITER_WAIT_SECONDS))
+        self._held[id(raw)] = lock
+
+    def release(self, raw: Any) -> None:
+        lock = self._held.pop(id(raw), None) if raw is not None else None
+        if lock is not None and lock.locked():
+            lock.release()
+
+
+WRITER_WAIT_SECONDS = 30  # as long as SQLite's busy timeout
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -87,9 +156,48 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # Commit and rollback are thread hops through aiosqlite; skip them when SQLite has no transaction open
+    # (read sessions issue no BEGIN, and the pool resets every connection it takes back with a rollback).
+    dialect = engine.sync_engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _sqlite_connection(dbapi_connection: Any) -> Any:
+        adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)  # pool proxy -> adapter
+        return getattr(getattr(adapted, "_connection", None), "_connection", None)  # -> sqlite3.Connection
+
+    # Writers queue in process: SQLite's own busy handler makes a waiting writer sleep and poll (1, 2, 5 ...
+    # 100 ms naps), which caps a busy process at a few dozen write transactions a second. An asyncio lock
+    # taken just before BEGIN IMMEDIATE and released after COMMIT/ROLLBACK hands the write lock over at
+    # once; other processes still meet SQLite's lock and busy timeout as before.
+    gate = _WriterGate()
+
+    def _commit(dbapi_connection: Any) -> None:
+        raw = _sqlite_connection(dbapi_connection)
+        try:
+            if raw is None or raw.in_transaction:
+                do_commit(dbapi_connection)
+        finally:
+            gate.release(raw)
+
+    def _rollback(dbapi_connection: Any) -> None:
+        raw = _sqlite_connection(dbapi_connection)
+        try:
+            if raw is None or raw.in_transaction:
+                do_rollback(dbapi_connection)
+        finally:
+            gate.release(raw)
+
+    dialect.do_commit = _commit  # type: ignore[method-assign]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign]
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        gate.release(_sqlite_connection(dbapi_connection))  # a safety net: commit/rollback released it
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get("sqlite_immediate", False):
+            gate.acquire(_sqlite_connection(conn.connection.dbapi_connection))
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         # Read sessions issue no BEGIN: each SELECT reads its own consistent snapshot, and a request
         # saves a round trip to SQLite's thread.
@@ -100,7 +208,9 @@ class Database:
 
     On SQLite the write factory starts transactions with BEGIN IMMEDIATE and the read factory issues no
     BEGIN at all (each statement runs in its own implicit transaction, so reads never take a lock to
-    upgrade); on PostgreSQL both are ordinary transactions. Anything that writes uses a write session.
+    upgrade); on PostgreSQL the read factory runs in autocommit (no BEGIN/COMMIT round trips: each
+    statement sees its own snapshot, as on SQLite) and the write factory in ordinary transactions.
+    Anything that writes uses a write session.
     """
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
@@ -111,7 +221,9 @@ class Database:
         write_engine = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
-        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        read_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres
+                       else self.engine)
+        self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 
     def session(self, *, write: bool = True) -> AsyncSession:

@@ -17,13 +17,24 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back if it raises.
+    """One transaction per writing request: committed when the handler returns, rolled back if it raises.
 
     Runs with scope="function" so the commit happens before the response is sent: a client never
-    sees a success for a change that was not stored.
+    sees a success for a change that was not stored. Reads (GET, HEAD, OPTIONS) get a read session
+    (no BEGIN on SQLite, autocommit on PostgreSQL) that is closed without a commit round trip; no
+    connection is taken at all unless the handler runs a query.
     """
     db: Database = request.app.state.db
-    async with db.session(write=request.method not in _READ_METHODS) as session:
+    if request.method in _READ_METHODS:
+        session = db.session(write=False)
+        try:
+            yield session
+            if session.new or session.dirty or session.deleted:
+                await session.commit()  # a read that changed a row (e.g. marking a page opened) keeps it
+        finally:
+            await session.close()
+        return
+    async with db.session(write=True) as session:
         try:
             yield session
             await session.commit()

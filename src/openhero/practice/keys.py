@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openhero.core.auth import LOOKUP_LENGTH, PERMISSIONS, SCOPES, hash_key, new_key_secret
+from openhero.core.auth import LOOKUP_LENGTH, PERMISSIONS, SCOPES, hash_key, new_key_secret, note_key_change
 from openhero.core.errors import NotFound, ValidationFailed
 from openhero.practice.models import ApiKey, PracticeGroup
 
@@ -43,6 +43,7 @@ async def revoke_key(session: AsyncSession, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
     await session.flush()
+    note_key_change(session)  # cached keys revalidate now and once this commits
     return key
 
 
@@ -56,6 +57,7 @@ async def rotate_key(session: AsyncSession, key_id: int) -> tuple[ApiKey, str]:
     old.revoked_at = datetime.now(UTC)
     old.rotated_to_id = new.id
     await session.flush()
+    note_key_change(session)
     return new, raw
 
 

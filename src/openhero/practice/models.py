@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from openhero.core.apikeys import ApiKey  # noqa: F401  (defined in core: authentication reads it)
 from openhero.core.db import Base, IdType
-from openhero.core.models import IdMixin, TenantMixin, TimestampMixin, utcnow
+from openhero.core.models import IdMixin, TenantMixin, TimestampMixin
 
 
 class Network(IdMixin, Base):
@@ -97,21 +97,3 @@ class AdminTeam(IdMixin, TenantMixin, TimestampMixin, Base):
     __tablename__ = "admin_teams"
     name: Mapped[str] = mapped_column(String(200))
     members: Mapped[list[Admin]] = relationship(secondary=admin_team_members, lazy="selectin")
-
-
-class ApiKey(IdMixin, Base):
-    """A partner's key for one practice group. Only a SHA-256 hash of the secret is stored; ``prefix``
-    (the first characters of the key) finds the row without scanning."""
-
-    __tablename__ = "api_keys"
-    practice_group_id: Mapped[int] = mapped_column(IdType, ForeignKey("practice_groups.id", ondelete="CASCADE"),
-                                                   index=True)
-    name: Mapped[str] = mapped_column(String(200), default="")
-    partner_name: Mapped[str | None] = mapped_column(String(200))
-    prefix: Mapped[str] = mapped_column(String(32), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(64))
-    scopes: Mapped[list[Any]] = mapped_column(default=list)
-    permissions: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column()
-    rotated_to_id: Mapped[int | None] = mapped_column(IdType)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
+from pydantic import TypeAdapter
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SessionDep
@@ -21,19 +22,36 @@ _ASSIGNEE_TYPES = {"admin": "admin", "admin_team": "admin_team", "adminteam": "a
 _ORDER_BY = ("created_at", "priority", "updated_at", "status")
 
 
-def task_out(task: Task) -> schemas.TaskOut:
-    def linked(value: int | None) -> dict[str, int] | None:
-        return {"id": value} if value is not None else None
+_TASK_FIELDS = ("id", "type_label", "status", "details", "category", "priority", "note", "triggered_by",
+                "system_alert_details", "created_at", "updated_at", "closed_at")
 
-    return schemas.TaskOut.model_validate({
-        **{n: getattr(task, n) for n in ("id", "type_label", "status", "details", "category", "priority", "note",
-                                         "triggered_by", "system_alert_details", "created_at", "updated_at",
-                                         "closed_at")},
+
+def _linked(value: int | None) -> dict[str, int] | None:
+    return {"id": value} if value is not None else None
+
+
+def _task_values(task: Any, patient: Any) -> dict[str, Any]:
+    """The TaskOut input from an ORM task or a list row (same attribute names)."""
+    return {
+        **{n: getattr(task, n) for n in _TASK_FIELDS},
         "assignee": {"type": task.assignee_type, "id": task.assignee_id} if task.assignee_type else None,
-        "patient": task.patient,
-        "form_response": linked(task.form_response_id), "appointment": linked(task.appointment_id),
-        "communication": linked(task.message_id),
-    })
+        "patient": patient,
+        "form_response": _linked(task.form_response_id), "appointment": _linked(task.appointment_id),
+        "communication": _linked(task.message_id),
+    }
+
+
+def task_out(task: Task) -> schemas.TaskOut:
+    return schemas.TaskOut.model_validate(_task_values(task, task.patient))
+
+
+def _row_patient(row: Any) -> dict[str, Any] | None:
+    if row.patient__id is None:
+        return None
+    return {key[9:]: value for key, value in row._mapping.items() if key.startswith("patient__")}
+
+
+_TASK_PAGE = TypeAdapter(ListResponse[schemas.TaskOut])
 
 
 async def _task_filter(
@@ -73,9 +91,13 @@ async def _task_filter(
                         "assignee. Default order: created_at descending. Response `{data, count}` (openhero: "
                         "count is the total matching).")
 async def list_tasks(session: SessionDep, principal: PrincipalDep, page: PageDep,
-                     flt: Annotated[service.TaskFilter, Depends(_task_filter)]) -> ListResponse[schemas.TaskOut]:
+                     flt: Annotated[service.TaskFilter, Depends(_task_filter)]) -> Response:
     rows, count = await service.list_tasks(session, principal, flt, page)
-    return ListResponse(data=[task_out(t) for t in rows], count=count)
+    # Validated once against the documented model and serialised straight to JSON bytes (returning the
+    # model would validate it a second time as the response_model).
+    body = {"data": [_task_values(r, _row_patient(r)) for r in rows], "count": count}
+    return Response(_TASK_PAGE.dump_json(_TASK_PAGE.validate_python(body), by_alias=True),
+                    media_type="application/json")
 
 
 @router.get("/v2/tasks/{id}", operation_id="getTask", response_model=schemas.TaskOut,

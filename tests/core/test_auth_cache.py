@@ -1,0 +1,231 @@
+"""Key cache and Elements token binding, over real HTTP (the app served by uvicorn on loopback).
+
+- A token is checked against the key that minted it on every use: ids in its claims, key not revoked,
+  acting group in the key's network, scopes no wider than the key's current ones.
+- The hot path makes no key query; a change committed by another process (the CLI) or written behind the
+  app's back takes effect within one second, a change committed in this process on the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+
+from openhero.core import tokens
+from openhero.core.auth import ACCESS_TOKEN_PURPOSE, REVALIDATE_SECONDS
+from openhero.practice import keys as key_service
+from tests.builders import make_network, make_practice_group, make_tenant
+from tests.conftest import TEST_SECRET
+
+
+def forge(clock, **claims) -> str:  # type: ignore[no-untyped-def]
+    """A token signed with the server's secret (what anyone holding the sandbox secret can make)."""
+    return tokens.mint(TEST_SECRET, purpose=ACCESS_TOKEN_PURPOSE, now=clock.now(), ttl=timedelta(minutes=30),
+                       **claims)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def error_code(r: httpx.Response) -> tuple[int, str]:
+    body = r.json()
+    assert body["error"] is True and body["statusCode"] == r.status_code, body
+    return r.status_code, body["message"][0]["code"]
+
+
+async def wait_for_status(client: httpx.AsyncClient, path: str, headers: dict[str, str], status: int,
+                          within: float) -> float:
+    """Poll until ``path`` answers ``status``; returns the seconds it took (fails after ``within``)."""
+    started = time.monotonic()
+    while True:
+        r = await client.get(path, headers=headers)
+        elapsed = time.monotonic() - started
+        if r.status_code == status:
+            return elapsed
+        assert elapsed < within, f"still {r.status_code} after {elapsed:.2f}s"
+        await asyncio.sleep(0.02)
+
+
+# ---- token binding -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("claims", [
+    {"sub": "abc", "practice_group_id": "{group}"},
+    {"sub": "{key}", "practice_group_id": "12x"},
+    {"sub": "\u0663", "practice_group_id": "{group}"},  # Arabic-Indic 3: isdigit() but not an id
+    {"sub": "{key}", "practice_group_id": "99999999999999999999999"},
+    {"sub": None, "practice_group_id": "{group}"},
+    {"sub": "{key}", "practice_group_id": {"id": 1}},
+    {"sub": "{key}", "practice_group_id": "{group}", "scopes": "booking"},
+])
+async def test_token_with_malformed_claims_is_401(live_server, tenant, clock, claims):
+    values = {k: (v.format(key=tenant.key.id, group=tenant.id) if isinstance(v, str) else v)
+              for k, v in claims.items()}
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        r = await c.get("/v1/me", headers=bearer(forge(clock, **values)))
+    assert error_code(r) == (401, "unauthorised"), r.text
+    assert r.json()["message"][0]["path"] == ["authorization"]
+
+
+async def test_token_for_a_group_outside_the_keys_network_is_403(live_server, clean, clock):
+    network = await make_network(clean)
+    hub = await make_tenant(clean, network_id=network.id)
+    member = await make_practice_group(clean, network_id=network.id)
+    stranger = await make_practice_group(clean)
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        # A token acting for a member of the key's network works (cross-organisation, as with the key).
+        ok = forge(clock, sub=str(hub.key.id), practice_group_id=str(member.id), scopes=["booking"])
+        r = await c.get("/v1/me", headers=bearer(ok))
+        assert r.status_code == 200 and r.json()["id"] == str(member.id)
+        for group in (stranger.id, 987654321):
+            forged = forge(clock, sub=str(hub.key.id), practice_group_id=str(group), scopes=["booking"])
+            r = await c.get("/v1/me", headers=bearer(forged))
+            assert error_code(r) == (403, "forbidden"), r.text
+
+
+async def test_token_scopes_are_capped_by_the_keys_current_scopes(live_server, clean, clock):
+    messaging_only = await make_tenant(clean, scopes=["messaging"])
+    forged = forge(clock, sub=str(messaging_only.key.id), practice_group_id=str(messaging_only.id),
+                   scopes=["booking", "booking_links", "messaging"])
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        assert error_code(await c.get("/v1/slots", headers=bearer(forged))) == (403, "forbidden")
+        caps = (await c.get("/v1/me/capabilities", headers=bearer(forged))).json()
+        assert caps["scopes"] == ["messaging"] and caps["booking"] is False
+
+        # A real token loses a scope as soon as its key does (the change made behind the app's back).
+        full = await make_tenant(clean)
+        token = (await c.post("/v1/access_token", headers=full.headers)).json()["access_token"]
+        assert (await c.get("/v1/slots", headers=bearer(token))).status_code == 200
+        async with clean.engine.begin() as conn:
+            await conn.execute(text("UPDATE api_keys SET scopes = :s WHERE id = :id"),
+                               {"s": '["messaging"]', "id": full.key.id})
+        took = await wait_for_status(c, "/v1/slots", bearer(token), 403, within=1.5)
+        assert took <= 1.0 + 0.2
+
+
+async def test_token_of_a_key_revoked_elsewhere_dies_within_a_second(live_server, clean, tenant):
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        token = (await c.post("/v1/access_token", headers=tenant.headers)).json()["access_token"]
+        assert (await c.get("/v1/me", headers=bearer(token))).status_code == 200
+        async with clean.engine.begin() as conn:
+            await conn.execute(text("UPDATE api_keys SET revoked_at = created_at WHERE id = :id"),
+                               {"id": tenant.key.id})
+        took = await wait_for_status(c, "/v1/me", bearer(token), 401, within=1.5)
+    assert took <= 1.0 + 0.2
+
+
+async def test_token_stops_working_when_its_group_leaves_the_network(live_server, clean, clock):
+    network = await make_network(clean)
+    hub = await make_tenant(clean, network_id=network.id)
+    member = await make_practice_group(clean, network_id=network.id)
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        token = (await c.post("/v1/access_token", headers={**hub.headers, "x-practice-group-id": str(member.id)})
+                 ).json()["access_token"]
+        assert (await c.get("/v1/me", headers=bearer(token))).json()["id"] == str(member.id)
+        async with clean.engine.begin() as conn:
+            await conn.execute(text("UPDATE practice_groups SET network_id = NULL WHERE id = :id"),
+                               {"id": member.id})
+        await wait_for_status(c, "/v1/me", bearer(token), 403, within=1.5)
+
+
+# ---- the key cache -------------------------------------------------------------------------------------
+
+async def test_hot_path_makes_no_key_query(live_server, clean, tenant):
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(clean.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+            assert (await c.get("/v2/tasks")).status_code == 200
+            statements.clear()
+            started = time.monotonic()
+            for _ in range(40):
+                assert (await c.get("/v2/tasks")).status_code == 200
+            elapsed = time.monotonic() - started
+    finally:
+        event.remove(clean.engine.sync_engine, "before_cursor_execute", record)
+    key_queries = [s for s in statements if "api_keys" in s]
+    # At most one batched revalidation per REVALIDATE_SECONDS, never one per request.
+    assert len(key_queries) <= 1 + elapsed / REVALIDATE_SECONDS, (len(key_queries), elapsed)
+    assert len(key_queries) < 40
+
+
+async def test_revoke_in_this_process_applies_to_the_next_request(live_server, clean, tenant):
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+        assert (await c.get("/v1/me")).status_code == 200
+        async with clean.session() as s:
+            await key_service.revoke_key(s, tenant.key.id)
+            await s.commit()
+        assert error_code(await c.get("/v1/me")) == (401, "unauthorised")
+
+
+async def test_rotate_in_this_process_kills_the_old_key_on_the_next_request(live_server, clean, tenant):
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        assert (await c.get("/v1/me", headers=tenant.headers)).status_code == 200
+        async with clean.session() as s:
+            _, raw = await key_service.rotate_key(s, tenant.key.id)
+            await s.commit()
+        assert error_code(await c.get("/v1/me", headers=tenant.headers)) == (401, "unauthorised")
+        assert (await c.get("/v1/me", headers={**tenant.headers, "x-api-key": raw})).status_code == 200
+
+
+async def test_revoke_by_the_cli_process_takes_effect_within_a_second(live_server, clean, tenant, database_url):
+    from tests.test_cli import openhero_process
+
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+        assert (await c.get("/v1/me")).status_code == 200
+        done = await asyncio.to_thread(openhero_process, database_url, "keys", "revoke", str(tenant.key.id))
+        assert done.returncode == 0, done.stderr
+        took = await wait_for_status(c, "/v1/me", {}, 401, within=1.5)
+    assert took <= 1.0 + 0.2
+
+
+async def test_group_header_with_non_ascii_digits_is_401(live_server, tenant):
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        for raw in (b"\xb3", "\u0663".encode(), b"1" * 19):
+            r = await c.get("/v1/me", headers=[(b"x-api-key", tenant.raw_key.encode()),
+                                               (b"x-practice-group-id", raw)])
+            assert error_code(r) == (401, "unauthorised"), (raw, r.text)
+
+
+async def test_many_keys_concurrently_each_act_as_themselves(live_server, clean):
+    tenants = [await make_tenant(clean) for _ in range(6)]
+    async with httpx.AsyncClient(base_url=live_server) as c:
+        results = await asyncio.gather(*(c.get("/v1/me", headers=t.headers) for t in tenants * 5))
+    assert [r.json()["id"] for r in results] == [str(t.id) for t in tenants * 5]
+
+
+
+# ---- the in-process rate limiter -----------------------------------------------------------------------
+
+def test_local_moving_window_is_exact():
+    from openhero.core.ratelimit import LocalLimiter
+
+    limiter = LocalLimiter(3, 60.0)
+    assert [limiter.hit("k", now=t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
+    assert limiter.hit("k", now=3.0) == pytest.approx(57.0)  # the first hit leaves the window at t=60
+    assert limiter.hit("other", now=3.0) is None  # budgets are per identifier
+    assert limiter.hit("k", now=59.9) == pytest.approx(0.1)
+    assert limiter.hit("k", now=60.0) is None  # exactly one slot freed
+    assert limiter.hit("k", now=60.5) is not None
+
+
+def test_local_sliding_counter_for_large_budgets():
+    from openhero.core.ratelimit import EXACT_UP_TO, LocalLimiter
+
+    amount = EXACT_UP_TO + 10
+    limiter = LocalLimiter(amount, 60.0)
+    assert not limiter.exact
+    assert all(limiter.hit("k", now=1.0) is None for _ in range(amount))
+    assert limiter.hit("k", now=1.0) is not None
+    # Half a window into the next window (which started at 61), half the previous window's hits still count.
+    allowed = sum(limiter.hit("k", now=91.0) is None for _ in range(amount))
+    assert abs(allowed - amount / 2) <= 1
