@@ -24,9 +24,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from openhero.core import tokens
-from openhero.core.auth import find_key
+from openhero.core.auth import KeyState, key_cache
 from openhero.core.sandbox import FAULTS, SandboxState, sandbox_state, use_group
-from openhero.practice.models import ApiKey
 from openhero.sandbox import queries
 
 SANDBOX_ONLY = True
@@ -118,15 +117,28 @@ async def _console(request: Request) -> Console | None:
         key_id, group_id = int(claims["sub"]), int(claims["practice_group_id"])
     except (tokens.TokenError, KeyError, TypeError, ValueError):
         return None
-    async with request.app.state.db.session(write=False) as session:
-        key = await session.get(ApiKey, key_id)
-        if key is None or not await queries.key_may_act_for(session, key, group_id):
-            return None
+    key = await _key(request, key_id=key_id)
+    if key is None or not await _may_act_for(request, key, group_id):
+        return None
     use_group(group_id)
     state = sandbox_state(clock)
     if state is not None:
         await state.refresh()
     return Console(key_id, group_id, _csrf(settings.secret_key, cookie))
+
+
+async def _key(request: Request, *, secret: str | None = None, key_id: int | None = None) -> KeyState | None:
+    """The key, through the API's own key cache (a revoke is seen on the next page in this process)."""
+    cache = key_cache(request)
+    await cache.fresh()
+    return await cache.by_secret(secret) if secret is not None else await cache.by_id(key_id or 0)
+
+
+async def _may_act_for(request: Request, key: KeyState, group_id: int) -> bool:
+    """The API's rule: a live key acts for its own group or one in its network."""
+    if key.revoked:
+        return False
+    return key.home_group == group_id or await key_cache(request).same_network(key.home_group, group_id)
 
 
 async def _posted(request: Request, console: Console | None) -> dict[str, str] | None:
@@ -164,16 +176,15 @@ async def sign_in(request: Request) -> Response:
         errors["practice_group_id"] = "Enter the practice group id, a number like 12"
     key = None
     if not errors:
-        async with request.app.state.db.session(write=False) as session:
-            key = await find_key(session, raw_key)
-            if key is None or not await queries.key_may_act_for(session, key, int(raw_group)):
-                errors["api_key"] = "The API key is not valid for that practice group"
+        key = await _key(request, secret=raw_key)
+        if key is None or not await _may_act_for(request, key, int(raw_group)):
+            errors["api_key"] = "The API key is not valid for that practice group"
     if errors or key is None:
         return _render("signin.html", status=400, errors=errors, values={"practice_group_id": raw_group})
     settings = request.app.state.settings
     clock = request.app.state.clock
     now = clock.base.now() if hasattr(clock, "base") else clock.now()
-    cookie = tokens.mint(settings.secret_key, purpose=PURPOSE, now=now, ttl=SESSION_TTL, sub=str(key.id),
+    cookie = tokens.mint(settings.secret_key, purpose=PURPOSE, now=now, ttl=SESSION_TTL, sub=str(key.key_id),
                          practice_group_id=str(int(raw_group)))
     return _redirect("/sandbox/messages", cookie, secure=_secure(request))
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.messaging.models import Message
-from openhero.practice.models import ApiKey, PracticeGroup
+from openhero.practice.models import PracticeGroup
 from openhero.tasks.models import Task
 from openhero.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
@@ -59,16 +58,3 @@ async def tasks(session: AsyncSession, group_id: int) -> list[Task]:
 
 async def group(session: AsyncSession, group_id: int) -> PracticeGroup | None:
     return await session.get(PracticeGroup, group_id)
-
-
-async def key_may_act_for(session: AsyncSession, key: ApiKey, group_id: int) -> bool:
-    """The key is live and the group is its own or one in its network (the API's rule)."""
-    if key.revoked_at is not None:
-        return False
-    if key.practice_group_id == group_id:
-        return True
-    networks: dict[int, Any] = dict((await session.execute(
-        select(PracticeGroup.id, PracticeGroup.network_id)
-        .where(PracticeGroup.id.in_([key.practice_group_id, group_id])))).all())
-    home = networks.get(key.practice_group_id)
-    return home is not None and networks.get(group_id) == home
