@@ -156,6 +156,13 @@ _STATUS_CODES = {400: "invalid_request", 401: "unauthorised", 403: "forbidden", 
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The contract's error body for every failure, and the request guards of ``core.inputs``: NUL
+    characters refused with a 400, unexpected errors answered with a 500 that keeps the connection."""
+    from openhero.core.inputs import AnswerUnexpectedErrors, RejectNulBytes
+
+    app.add_middleware(AnswerUnexpectedErrors)
+    app.add_middleware(RejectNulBytes)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
@@ -168,6 +175,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
+        if isinstance(getattr(exc, "items", None), list):  # inputs.RejectedInput: items in the contract's shape
+            return JSONResponse(error_body(status, exc.items), status_code=status)  # type: ignore[attr-defined]
         code = _STATUS_CODES.get(status, "error")
         if status == 404:
             item = error_item(code, "an existing route", [request.url.path], f"No route {request.url.path}")
@@ -178,6 +187,8 @@ def install_error_handlers(app: FastAPI) -> None:
             item = error_item(code, str(exc.detail), [], str(exc.detail))
         return JSONResponse(error_body(status, [item]), status_code=status, headers=exc.headers)
 
+    # Errors raised outside the guard (in an outer middleware) still get the body, from Starlette's
+    # outermost handler; AnswerUnexpectedErrors answers the others without dropping the connection.
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = request.scope.get("openhero.request_id", "-")

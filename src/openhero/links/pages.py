@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import Appointment
 from openhero.core.deps import ClockDep, SettingsDep
+from openhero.core.ids import is_id
 from openhero.core.ratelimit import limit_by_client
 from openhero.forms import service as forms
 from openhero.links import form_pages, journey, views
@@ -74,7 +75,7 @@ async def booking_pick(code: str, request: Request, session: PageSessionDep, set
     data = await posted(request, ctx)
     patient_id = verified_patient(ctx)
     raw = views.text(data, "slot_id")
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_id(raw):
         raise ctx.refused(Refusal.NOT_OFFERED, ctx.base + "/slots")
     assert ctx.sess is not None
     try:

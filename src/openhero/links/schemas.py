@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+from openhero.core.ids import to_id
 from openhero.core.schemas import ApiModel, Id, RequestModel, Timestamp
 
 MAX_IDS = 50
@@ -22,11 +23,11 @@ def _ids(value: Any) -> list[int]:
         raise ValueError(f"at most {MAX_IDS} ids")
     out: list[int] = []
     for item in items:
-        text = str(item).strip() if isinstance(item, (str, int)) and not isinstance(item, bool) else ""
-        if not text.isdigit() or len(text) > 18:
+        number = to_id(item)
+        if number is None:
             raise ValueError("ids are decimal digit strings such as \"5\"")
-        if int(text) not in out:
-            out.append(int(text))
+        if number not in out:
+            out.append(number)
     return out
 
 

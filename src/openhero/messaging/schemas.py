@@ -13,7 +13,7 @@ def _digits(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-DigitString = Annotated[str, BeforeValidator(_digits), Field(pattern=r"^\d+$")]
+DigitString = Annotated[str, BeforeValidator(_digits), Field(pattern=r"^[0-9]{1,18}$")]
 
 
 class SendMessageRequest(RequestModel):

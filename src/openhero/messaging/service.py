@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core import audit, tokens
 from openhero.core.auth import Principal
 from openhero.core.errors import Conflict, NotFound, Unauthorised, ValidationFailed
+from openhero.core.ids import is_id
 from openhero.core.jobs import enqueue
 from openhero.core.tenancy import MAX_ID, get_owned, parse_id
 from openhero.messaging import ehr_write, short_links
@@ -61,7 +62,7 @@ def parse_send_at(raw: str | None, now: datetime) -> datetime | None:
 async def _check_task(session: AsyncSession, group_id: int, raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_id(raw):
         raise ValidationFailed(
             "task_id must be a numeric id",
             code="invalid_string",
