@@ -179,13 +179,14 @@ async def test_invoice_due_date_at_the_ends_of_the_calendar(api, clean, tenant, 
 
 async def test_nul_characters_are_refused_everywhere(api, clean, tenant):
     patient = await make_patient(clean, tenant.id)
-    assert_refused(await api.patch("/v1/me", json={"name": "a\u0000b"}), (400,))
-    body = assert_refused(await api.patch("/v1/me", content=b'{"name": "a\\u0000b"}',
-                                          headers={"content-type": "application/json"}), (400,))
-    assert body["message"][0]["path"] == ["body"]
-    assert_refused(await api.post("/v1/messages/send", json={
+    body = assert_refused(await api.patch("/v1/me", json={"name": "a\u0000b", "address": {"town": "x\u0000"}}),
+                          (400,))
+    assert [(i["code"], i["path"]) for i in body["message"]] == [("custom", ["name"]), ("custom", ["address", "town"])]
+    body = assert_refused(await api.post("/v1/messages/send", json={
         "patient_id": str(patient.id), "message_type": "sms", "message_string": "hi\u0000there"}), (400,))
-    assert_refused(await api.get("/v3/patients", params={"last_name": "Kh\u0000an"}), (400,))
+    assert body["message"][0]["path"] == ["message_string"]
+    body = assert_refused(await api.get("/v3/patients", params={"last_name": "Kh\u0000an"}), (400,))
+    assert [(i["code"], i["path"]) for i in body["message"]] == [("invalid_string", ["last_name"])]
     assert_refused(await api.get("/v2/tasks?search=a%00b"), (400,))
     assert_refused(await api.get("/v1/patients/1%00"), (400,))
     # an escaped backslash before "u0000" is text, not a NUL: the request goes through
@@ -195,8 +196,11 @@ async def test_nul_characters_are_refused_everywhere(api, clean, tenant):
 
 
 async def test_unpaired_surrogates_are_refused_and_pairs_split_across_chunks_pass(api):
-    for raw in (b'{"name": "a\\ud800b"}', b'{"name": "a\\udc00"}', b'{"name": "a\xed\xa0\x80"}'):
-        assert_refused(await api.patch("/v1/me", content=raw, headers={"content-type": "application/json"}), (400,))
+    for raw in (b'{"name": "a\\ud800b"}', b'{"name": "a\\udc00"}', b'{"name": "a\xed\xa0\x80"}',
+                b'{"name": "\\\\\\ud800"}'):
+        body = assert_refused(await api.patch("/v1/me", content=raw, headers={"content-type": "application/json"}),
+                              (400,))
+        assert body["message"][0]["path"] == ["name"]
 
     async def chunks():  # type: ignore[no-untyped-def]
         yield b'{"name": "x\\ud83d'  # the pair's halves arrive in different body messages
@@ -220,7 +224,7 @@ async def test_nul_in_a_form_post_on_a_patient_page(app, api, clean, tenant, clo
         assert (await amira.post(f"{path}/verify", dob_fields(15, 6, 1984))).status_code == 303
         await amira.get(f"{path}/form")
         sent = await amira.post(f"{path}/form", {f"q{question.id}": "chest\u0000pain"})
-        assert_refused(sent, (400,))
+        assert assert_refused(sent, (400,))["message"][0]["path"] == [f"q{question.id}"]
 
 
 # --- an unexpected error keeps the connection ---------------------------------------------------------------

@@ -3,8 +3,9 @@
 ``RejectNulBytes`` refuses a NUL character (U+0000) anywhere a string can come from: the path, the query
 string, a JSON body (``\\u0000``) and a form post (``%00``), and unpaired UTF-16 surrogates in JSON bodies
 (``\\ud800`` alone). PostgreSQL cannot store either in text and no field of the contract wants one, so
-it is a 400 for every string field in one place rather than a validator on each. Bodies (JSON, form
-posts, text) are scanned as they stream (nothing is buffered here); multipart and other binary bodies
+it is a 400 for every string field in one place rather than a validator on each; the error names each
+field (``path``) as a validator would. JSON bodies and form posts are checked as they stream in (a
+body is decoded here only when a chunk shows a sign of such text); multipart and other binary bodies
 are left alone because uploaded files may hold NUL bytes.
 
 ``AnswerUnexpectedErrors`` turns an exception that escaped every handler into the contract's 500 body
@@ -18,6 +19,7 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,41 +28,63 @@ from openhero.core.errors import error_body, error_item
 
 log = logging.getLogger("openhero.errors")
 
-# In JSON text, not itself escaped (an even number of backslashes before it): \u0000, a high surrogate
-# escape not followed by a low one, or a low one not preceded by a high one. Python's json module
-# decodes all of them into a str that PostgreSQL (and UTF-8) cannot store.
-_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
-_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-_JSON_UNSTORABLE = re.compile(
-    rb"(?<!\\)(?:\\\\)*"  # an even run of backslashes: what follows is an escape, not text
-    rb"(?:\\u0000|" + _HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW + rb")")
-# Surrogates written as raw bytes (CESU-8): never valid UTF-8, yet json.loads decodes them ("surrogatepass").
-_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
-_TAIL = 4096  # bytes of the previous chunk kept so a match across chunk boundaries is still seen
-
-
-def _json_unstorable(window: bytes, final: bool) -> bool:
-    """A match ending in the last 12 bytes of a chunk that is not the last may be half a surrogate pair;
-    it is judged again with the next chunk (the tail carries it over)."""
-    limit = len(window) if final else len(window) - 12
-    return any(m.end() <= limit for m in _JSON_UNSTORABLE.finditer(window))
+# Cheap signs, looked for in each body chunk, that a body may decode to unstorable text: a \u0000 or
+# surrogate escape in JSON, a raw NUL byte, surrogates written as raw bytes (CESU-8: never valid UTF-8,
+# yet json.loads decodes them with "surrogatepass"), %00 in a form post. Only a body showing one is
+# decoded here, to find the fields that really hold such text (a surrogate pair is fine).
+_JSON_SIGN = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\x00|\xed[\xa0-\xbf]")
+_FORM_SIGN = re.compile(rb"%00|\x00")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # in decoded text every surrogate left is unpaired
+_TAIL = 16  # bytes of the previous chunk kept so a sign split across chunks is still seen
+EXPECTED = "text without NUL (U+0000) or unpaired surrogate characters"
 
 
 class RejectedInput(HTTPException):
     """A 400 raised while the body streams in; an HTTPException so body parsers pass it through."""
 
-    def __init__(self, item: dict[str, Any]) -> None:
-        super().__init__(400, item.get("message") or item["expected"])
-        self.items = [item]
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        super().__init__(400, items[0]["message"])
+        self.items = items
 
 
-def nul_item(where: str) -> dict[str, Any]:
-    return error_item("invalid_string", "text without NUL (U+0000) or unpaired surrogate characters", [where],
-                      f"NUL and unpaired surrogate characters are not accepted in the {where}")
+def _item(code: str, path: list[Any]) -> dict[str, Any]:
+    where = ".".join(str(p) for p in path) or "body"
+    return error_item(code, EXPECTED, path, f"{where}: NUL and unpaired surrogate characters are not accepted")
 
 
-async def _send_400(send: Send, item: dict[str, Any]) -> None:
-    body = json.dumps(error_body(400, [item])).encode()
+def unstorable_paths(value: Any, path: list[Any] | None = None) -> list[list[Any]]:
+    """Paths of the strings (and object keys) in a decoded JSON value that hold NUL or lone surrogates."""
+    path = path or []
+    if isinstance(value, str):
+        return [path] if _UNSTORABLE.search(value) else []
+    found: list[list[Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += [[*path, key]] if _UNSTORABLE.search(key) else unstorable_paths(item, [*path, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += unstorable_paths(item, [*path, index])
+    return found
+
+
+def _query_paths(text: str) -> list[list[Any]]:
+    return [[key if not _UNSTORABLE.search(key) else "query"] for key, value in parse_qsl(text, keep_blank_values=True)
+            if _UNSTORABLE.search(key) or _UNSTORABLE.search(value)]
+
+
+def _body_items(body: bytes, form: bool) -> list[dict[str, Any]]:
+    """The fields of a whole body that hold unstorable text (as pydantic would name them: code ``custom``)."""
+    if form:
+        return [_item("custom", path) for path in _query_paths(body.decode("utf-8", "replace"))]
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return []  # not JSON: the body parser answers with its own 400
+    return [_item("custom", path) for path in unstorable_paths(value)][:20]
+
+
+async def _send_400(send: Send, items: list[dict[str, Any]]) -> None:
+    body = json.dumps(error_body(400, items)).encode()
     await send({"type": "http.response.start", "status": 400,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -74,14 +98,15 @@ class RejectNulBytes:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw_path = scope.get("raw_path") or b""
-        if "\x00" in scope.get("path", "") or b"%00" in raw_path:
-            await _send_400(send, nul_item("path"))
+        if "\x00" in scope.get("path", ""):
+            await _send_400(send, [_item("invalid_string", ["path"])])
             return
         query: bytes = scope.get("query_string") or b""
         if b"%00" in query or b"\x00" in query:
-            await _send_400(send, nul_item("query"))
-            return
+            paths = _query_paths(query.decode("latin-1"))
+            if paths:
+                await _send_400(send, [_item("invalid_string", path) for path in paths])
+                return
         if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
@@ -91,22 +116,27 @@ class RejectNulBytes:
                 content_type = value.lower()
                 break
         form = content_type.startswith(b"application/x-www-form-urlencoded")
-        if not (form or not content_type or b"json" in content_type or content_type.startswith(b"text/")):
+        if not (form or not content_type or b"json" in content_type):
             await self.app(scope, receive, send)  # multipart and binary bodies: files may hold NUL bytes
             return
-        tail = b""
+        sign = _FORM_SIGN if form else _JSON_SIGN
+        chunks: list[bytes] = []
+        suspicious = False
 
         async def checked_receive() -> Message:
-            nonlocal tail
+            nonlocal suspicious
             message = await receive()
+            if message["type"] != "http.request":
+                return message
             chunk = message.get("body") or b""
-            final = not message.get("more_body", False)
-            if message["type"] == "http.request" and (chunk or (final and tail)):
-                window = tail + chunk
-                if b"\x00" in chunk or (form and b"%00" in window) or _RAW_SURROGATE.search(window) or (
-                        not form and b"\\u" in window and _json_unstorable(window, final)):
-                    raise RejectedInput(nul_item("body"))
-                tail = window[-_TAIL:]
+            if chunk:
+                if not suspicious:
+                    suspicious = bool(sign.search((chunks[-1][-_TAIL:] if chunks else b"") + chunk))
+                chunks.append(chunk)
+            if not message.get("more_body", False) and suspicious:
+                items = _body_items(b"".join(chunks), form)
+                if items:
+                    raise RejectedInput(items)
             return message
 
         await self.app(scope, checked_receive, send)
