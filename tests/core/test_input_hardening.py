@@ -100,6 +100,25 @@ async def test_body_ids_refuse_unicode_digits(api, clean, tenant, clock):
                    (400,))
     assert_refused(await api.post("/v1/invoicing/invoices", json={"issuer_id": SUPERSCRIPT_3,
                                                                   "patient_id": str(patient.id)}))
+    for field in ("appointment_type_id", "location_id"):  # once "invalid literal for int() with base 10: '³'"
+        body = assert_refused(await api.post("/v1/booking_links", json={
+            "appointment_type_id": str(world.appt_type.id), "location_id": str(world.location.id),
+            field: SUPERSCRIPT_3}), (400,))
+        assert body["message"][0]["path"] == [field]
+
+
+@pytest.mark.parametrize("python,plain", [
+    ("invalid literal for int() with base 10: '\u00b3'", "must be a whole number"),
+    ("Value error, could not convert string to float: 'x'", "Value error, must be a number"),
+    ("Invalid isoformat string: '2024-13-45'", "must be an ISO 8601 date or date-time"),
+    ("'NoneType' object has no attribute 'strip'", "has the wrong type"),
+    ("date of birth must be YYYY-MM-DD", "date of birth must be YYYY-MM-DD"),
+])
+def test_python_exception_messages_become_contract_messages(python, plain):  # type: ignore[no-untyped-def]
+    from openhero.core.errors import error_item
+
+    item = error_item("custom", python, ["field"], python)
+    assert item["expected"] == plain and item["message"] == plain
 
 
 @pytest.mark.xfail(strict=True, reason="core/auth.py _parse_group still uses str.isdigit(); it should call "
@@ -175,6 +194,20 @@ async def test_invoice_due_date_at_the_ends_of_the_calendar(api, clean, tenant, 
     body = {"issuer_id": str(admin.id), "patient_id": str(patient.id), "collection_method": "request_payment",
             "due_date": due}
     assert_refused(await api.post("/v1/invoicing/invoices", json=body), (400,))
+
+
+async def test_send_at_and_link_dates_at_the_ends_of_the_calendar(api, clean, tenant, clock):
+    world = await make_world(clean, clock.now(), tenant=tenant)
+    patient = await make_patient(clean, tenant.id)
+    for send_at in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
+        body = assert_refused(await api.post("/v1/messages/send", json={
+            "patient_id": str(patient.id), "message_type": "sms", "message_string": "Hi", "send_at": send_at}),
+            (400,))
+        assert body["message"][0]["path"] == ["send_at"]
+    link = {"appointment_type_id": str(world.appt_type.id), "location_id": str(world.location.id)}
+    for field in ("expiry_date", "to_date", "from_date"):
+        body = assert_refused(await api.post("/v1/booking_links", json={**link, field: "9999-12-31"}), (400,))
+        assert body["message"][0]["path"] == [field]
 
 
 async def test_nul_characters_are_refused_everywhere(api, clean, tenant):

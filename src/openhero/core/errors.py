@@ -10,6 +10,7 @@ Every response that is not a success carries::
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,11 +23,33 @@ log = logging.getLogger("openhero.errors")
 PathItem = str | int
 
 
+# Messages of Python's own exceptions that reach a validator's ValueError say nothing to a partner
+# (and show implementation details); they are replaced with what the field expects.
+_PYTHON_MESSAGES = [
+    (re.compile(r"invalid literal for int\(\) with base \d+: .*", re.S), "must be a whole number"),
+    (re.compile(r"could not convert string to float: .*", re.S), "must be a number"),
+    (re.compile(r"Exceeds the limit \(\d+ digits\) for integer string conversion.*", re.S), "is too long"),
+    (re.compile(r"Invalid isoformat string: .*", re.S), "must be an ISO 8601 date or date-time"),
+    (re.compile(r"(?:not enough|too many) values to unpack.*", re.S), "is not in the expected format"),
+    (re.compile(r"'\w+' object (?:has no attribute|is not subscriptable|is not iterable).*", re.S),
+     "has the wrong type"),
+    (re.compile(r"(?:date value|year \d+ is) out of range.*", re.S), "is out of range"),
+]
+
+
+def plain_message(text: str) -> str:
+    """``text``, unless it is one of Python's own exception messages: then what was expected instead."""
+    for pattern, replacement in _PYTHON_MESSAGES:
+        if pattern.search(text):
+            return pattern.sub(replacement, text)
+    return text
+
+
 def error_item(code: str, expected: str, path: list[PathItem] | None = None, message: str | None = None
                ) -> dict[str, Any]:
-    item: dict[str, Any] = {"code": code, "expected": expected, "path": list(path or [])}
+    item: dict[str, Any] = {"code": code, "expected": plain_message(expected), "path": list(path or [])}
     if message:
-        item["message"] = message
+        item["message"] = plain_message(message)
     return item
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+from openhero.core.dates import bounded_day
 from openhero.core.ids import to_id
 from openhero.core.schemas import ApiModel, Id, RequestModel, Timestamp
 
@@ -54,7 +55,8 @@ IdList = Annotated[list[int], BeforeValidator(_ids),
                    WithJsonSchema({"oneOf": [{"type": "string", "pattern": r"^\d+$"},
                                              {"type": "array", "items": {"type": "string", "pattern": r"^\d+$"}}]})]
 OneId = Annotated[int, BeforeValidator(_one_id), WithJsonSchema({"type": "string", "pattern": r"^\d+$"})]
-Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+Day = Annotated[date, BeforeValidator(_day), AfterValidator(bounded_day),
+                WithJsonSchema({"type": "string", "format": "date"})]
 UseCount = Annotated[int, Field(ge=1, le=MAX_USES)]
 
 
