@@ -196,6 +196,14 @@ async def test_invoice_due_date_at_the_ends_of_the_calendar(api, clean, tenant, 
     assert_refused(await api.post("/v1/invoicing/invoices", json=body), (400,))
 
 
+async def test_counts_beyond_the_column_are_refused(api, clean, tenant):
+    patient = await make_patient(clean, tenant.id)
+    body = assert_refused(await api.post("/v1/attachment_links", json={
+        "patient_id": str(patient.id), "file_data": "aGVsbG8=", "file_name": "a.pdf",
+        "maximum_use_count": 10**12}), (400,))
+    assert body["message"][0]["path"] == ["maximum_use_count"]
+
+
 async def test_send_at_and_link_dates_at_the_ends_of_the_calendar(api, clean, tenant, clock):
     world = await make_world(clean, clock.now(), tenant=tenant)
     patient = await make_patient(clean, tenant.id)
