@@ -34,6 +34,7 @@ class FuzzResult:
     schema_mismatches: list[str] = field(default_factory=list)
     skipped_operations: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    http_seconds: float = 0.0  # of ``seconds``, waiting for the server's answers
 
 
 def _is_error_body(body: Any, status: int) -> bool:
@@ -75,11 +76,13 @@ def fuzz(base_url: str, headers: dict[str, str], *, examples: int = 5, budget_se
     def exercise(case: Any, label: str) -> None:
         case.headers = {**(case.headers or {}), **headers}
         result.cases += 1
+        sent = time.monotonic()
         try:
             response = case.call(base_url=base_url, session=session, timeout=30)
         except requests.RequestException as exc:
             result.failures.append(f"connection error {type(exc).__name__}: {_describe(case)}")
             return
+        result.http_seconds += time.monotonic() - sent
         status = response.status_code
         result.statuses[status] += 1
         if status >= 500:
@@ -166,10 +169,13 @@ def report(backend: str, result: FuzzResult, limit: int = 20) -> None:
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result.statuses.items()))
     print(f"[{backend}] operations {result.operations}, cases {result.cases}, failures {len(result.failures)}, "
           f"schema mismatches {len(result.schema_mismatches)}, skipped {len(result.skipped_operations)}, "
-          f"{result.seconds:.1f} s")
+          f"{result.seconds:.1f} s ({result.http_seconds:.1f} s waiting for answers)")
     print(f"[{backend}] statuses {statuses}")
     for line in result.failures[:limit]:
         print(f"[{backend}] FAIL {line}")
+    kinds = Counter(m.split(": ", 1)[1].split(" ", 1)[0] for m in result.schema_mismatches)
+    if kinds:
+        print(f"[{backend}] schema mismatches by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     for line in sorted(Counter(result.schema_mismatches).items(), key=lambda kv: -kv[1])[:limit]:
         print(f"[{backend}] schema ({line[1]}x) {line[0]}")
     for line in result.skipped_operations[:limit]:
