@@ -2,7 +2,8 @@
 
 For each backend: a fresh migrated database seeded with the demo practices (so small ids name real rows),
 a key with every scope, the app served by uvicorn on loopback, then for every operation in the served
-``/openapi.json`` a few schema-conforming (positive) and schema-violating (negative) cases. A failure is
+``/openapi.json`` a few schema-conforming (positive) and schema-violating (negative) cases, and then a
+sweep of every path and query parameter through a list of hostile values (``HOSTILE``). A failure is
 any 5xx, a dropped connection, or a 4xx whose body is not the contract's error shape. Responses that
 disagree with the documented schema (status or body) are counted separately.
 
@@ -144,6 +145,58 @@ def fuzz(base_url: str, headers: dict[str, str], *, examples: int = 5, budget_se
     return result
 
 
+# Values that schema-driven generation rarely produces and that broke handlers before (issue 11).
+HOSTILE = ["\u00b3", "\u0662", "\uff11", str(2**63), "9" * 30, "-1", "0", "", " ", "1e3", "1.5", "true", "null",
+           "%", "x" * 5000, "9999-12-31", "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+           "2024-02-30", "a\x00b", "'; select 1; --", "[]", "\U0001f642", "\u202eevil", "..%2f..%2f"]
+
+
+def sweep(base_url: str, headers: dict[str, str], result: FuzzResult, values: list[str] = HOSTILE) -> None:
+    """Every path and query parameter of every operation set, one at a time, to each hostile value (the
+    other path parameters are "1", an id the demo data holds); the same failure rules as ``fuzz``."""
+    from urllib.parse import quote
+
+    import requests
+
+    started = time.monotonic()
+    session = requests.Session()
+    document = session.get(f"{base_url}/openapi.json", timeout=30).json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            result.operations += 1
+            params = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
+            path_names = [p["name"] for p in params if p["in"] == "path"]
+            for param in params:
+                for value in values:
+                    filled = {name: quote(value, safe="") if name == param["name"] else "1" for name in path_names}
+                    url = base_url + path.format(**filled)
+                    query = {param["name"]: value} if param["in"] == "query" else None
+                    body = {} if method in ("post", "put", "patch") else None
+                    label = f"{method.upper()} {path} {param['in']} {param['name']}={value[:40]!r}"
+                    result.cases += 1
+                    sent = time.monotonic()
+                    try:
+                        response = session.request(method, url, params=query, json=body, headers=headers,
+                                                   timeout=30)
+                    except requests.RequestException as exc:
+                        result.failures.append(f"connection error {type(exc).__name__}: {label}")
+                        continue
+                    result.http_seconds += time.monotonic() - sent
+                    result.statuses[response.status_code] += 1
+                    if response.status_code >= 500:
+                        result.failures.append(f"{response.status_code}: {label} -> {response.text[:200]}")
+                    elif response.status_code >= 400 and response.status_code != 405:
+                        try:
+                            ok = _is_error_body(response.json(), response.status_code)
+                        except ValueError:
+                            ok = False
+                        if not ok:
+                            result.failures.append(f"{response.status_code} without the error body: {label}")
+    result.seconds += time.monotonic() - started
+
+
 async def seed(url: str) -> dict[str, str]:
     """The demo practices and a key with every scope; returns the headers to call with."""
     from datetime import UTC, datetime
@@ -204,8 +257,11 @@ def main() -> None:
             with server("openhero.app:create_app", env) as base_url:
                 result = fuzz(base_url, headers, examples=args.examples, budget_seconds=args.budget,
                               check_schema=not args.no_schema)
+                hostile = FuzzResult()
+                sweep(base_url, headers, hostile)
         report(backend, result)
-        failed = failed or bool(result.failures)
+        report(f"{backend} hostile values", hostile)
+        failed = failed or bool(result.failures) or bool(hostile.failures)
     sys.exit(1 if failed else 0)
 
 
