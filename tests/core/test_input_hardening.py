@@ -146,6 +146,22 @@ async def test_slot_id_with_unicode_digits_on_the_patient_page(app, api, clean, 
             assert picked.headers.get("location") != f"{path}/confirm"
 
 
+PAGES = [("GET", "/verify/{}"), ("GET", "/messages/{}/confirm_write_to_record"),
+         ("POST", "/messages/{}/confirm_write_to_record"), ("GET", "/attachments/{}"), ("GET", "/l/{}"),
+         ("POST", "/l/{}/verify"), ("GET", "/l/{}/slots"), ("POST", "/l/{}/slots"), ("GET", "/l/{}/confirm"),
+         ("POST", "/l/{}/confirm"), ("GET", "/l/{}/confirmed"), ("GET", "/f/{}"), ("POST", "/f/{}/verify"),
+         ("GET", "/f/{}/form"), ("POST", "/f/{}/form"), ("GET", "/f/{}/sent")]
+
+
+async def test_patient_pages_answer_hostile_path_values_without_a_server_error(client):
+    for raw in (SUPERSCRIPT_3, "\u0662", BEYOND_BIGINT, "x" * 3000, "..", "%2e%2e", "\U0001f642"):
+        for method, path in PAGES:
+            url = path.format(quote(raw, safe="%"))
+            form = {"csrf_token": "x", "slot_id": raw} if method == "POST" else None
+            r = await client.request(method, url, data=form)
+            assert r.status_code < 500, (method, url, r.status_code, r.text[:300])
+
+
 # --- paging, dates, NUL ---------------------------------------------------------------------------------
 
 async def test_page_index_is_bounded_on_every_list(app, api):
