@@ -15,6 +15,7 @@ from openhero.booking.params import SlotFilterDep
 from openhero.core.auth import PrincipalDep, authenticate, require_any_scope, require_scope
 from openhero.core.deps import ClockDep, SessionDep
 from openhero.core.errors import ValidationFailed, error_item
+from openhero.core.ids import parse_ids
 from openhero.core.pagination import PageDep, array_filter, parse_bool
 from openhero.core.schemas import ListResponse, format_timestamp
 
@@ -47,7 +48,7 @@ async def list_appointment_types(
     has_availability: Annotated[str | None, Query()] = None,
 ) -> ListResponse[schemas.AppointmentTypeOut]:
     only_available = parse_bool("has_availability", has_availability)
-    locations = [int(x) for x in location_ids if x.isdigit()]
+    locations = parse_ids("location_ids", location_ids)
     if location_ids and not locations:
         return ListResponse(data=[], count=0)
     rows = await service.appointment_types_with_availability(

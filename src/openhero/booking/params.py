@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Query, Request
 
 from openhero.booking.repository import SlotFilter
+from openhero.core.dates import bounded_day, bounded_utc
 from openhero.core.errors import ValidationFailed, error_item
+from openhero.core.ids import is_id
 from openhero.core.pagination import query_list
 
 # Bare dates are days in UK local time (openhero): every NHS practice keeps UK time.
@@ -21,7 +23,7 @@ def _ids(request: Request, name: str) -> list[int]:
     for i, raw in enumerate(query_list(request, name)):
         for part in raw.split(","):  # location_id=1,2 as well as location_id=1&location_id=2
             part = part.strip()
-            if not part.isdigit() or len(part) > 18:
+            if not is_id(part):
                 raise ValidationFailed(f"{name} must be a numeric id", items=[error_item(
                     "invalid_type", "a numeric id string", [name, i], f"{name} must be a numeric id")])
             out.append(int(part))
@@ -36,17 +38,17 @@ def parse_bound(name: str, raw: str | None, *, end: bool) -> datetime | None:
     text = raw.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text) + (timedelta(days=1) if end else timedelta(0))
+            day = bounded_day(date.fromisoformat(text)) + (timedelta(days=1) if end else timedelta(0))
             return datetime.combine(day, time(0), PRACTICE_ZONE).astimezone(UTC)
         iso = text.replace("Z", "+00:00")
         if "T" in iso:  # an unencoded "+01:00" offset arrives as " 01:00"
             iso = iso.replace(" ", "+")
         value = datetime.fromisoformat(iso)
-    except ValueError:
+        return bounded_utc(value)
+    except (ValueError, OverflowError):
         raise ValidationFailed(f"{name} must be a date or date-time", items=[error_item(
             "invalid_date", "an ISO 8601 date (YYYY-MM-DD) or date-time", [name],
             f"{name} must be a date or date-time")]) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def slot_filter(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool
 
+from openhero.core.dates import bounded_utc
 from openhero.core.schemas import ApiModel, Id, RequestModel, Timestamp
 
 MAX_DURATION_MINUTES = 480
@@ -20,12 +21,13 @@ def _id_in(value: object) -> object:
 
 
 # An id in a request body: a decimal digit string (a JSON number is accepted).
-IdIn = Annotated[str, BeforeValidator(_id_in), Field(pattern=r"^\d{1,18}$")]
+IdIn = Annotated[str, BeforeValidator(_id_in), Field(pattern=r"^[0-9]{1,18}$")]
 Minutes = Annotated[int, Field(ge=1, le=MAX_DURATION_MINUTES)]
 
 
 def _utc(value: datetime) -> datetime:
     """A time without an offset is UTC (openhero); a bare date (the docs' example) means its midnight."""
+    bounded_utc(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 

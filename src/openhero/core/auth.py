@@ -38,13 +38,13 @@ from openhero.core.apikeys import ApiKey, practice_groups
 from openhero.core.db import Database
 from openhero.core.deps import ClockDep, SettingsDep
 from openhero.core.errors import Forbidden, Unauthorised
+from openhero.core.ids import MAX_ID, to_id
 
 SCOPES = ("messaging", "booking", "booking_links")
 PERMISSIONS = ("auto_write_to_record",)
 KEY_PREFIX = "ohk_"
 LOOKUP_LENGTH = 16  # characters of the key kept in clear as its lookup prefix
 ACCESS_TOKEN_PURPOSE = "elements"
-MAX_ID_DIGITS = 18  # ids fit a signed 64-bit integer
 
 REVALIDATE_SECONDS = 0.5  # a cached key or group is never older than this when a request uses it
 CACHE_LIMIT = 20_000  # entries (keys + groups) before the cache starts over
@@ -211,29 +211,23 @@ def key_cache(request: Request) -> KeyCache:
 
 # ---- parsing -------------------------------------------------------------------------------------------
 
-def _is_id(raw: str) -> bool:
-    return raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS
-
-
 def _parse_group(raw: str | None) -> int:
     if not raw:
         raise Unauthorised("Missing x-practice-group-id header", expected="x-practice-group-id header",
                            path=["x-practice-group-id"])
-    raw = raw.strip()
-    if not _is_id(raw):
+    value = to_id(raw.strip())
+    if value is None:
         raise Unauthorised("Malformed x-practice-group-id header",
                            expected="a numeric practice group id", path=["x-practice-group-id"])
-    return int(raw)
+    return value
 
 
 def _claim_id(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if 0 < value < 10**MAX_ID_DIGITS else None
-    if isinstance(value, str) and _is_id(value):
-        return int(value)
-    return None
+        return value if 0 < value <= MAX_ID else None
+    return to_id(value) if isinstance(value, str) else None
 
 
 def _outside_network() -> Forbidden:

@@ -10,6 +10,7 @@ Every response that is not a success carries::
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,11 +23,33 @@ log = logging.getLogger("openhero.errors")
 PathItem = str | int
 
 
+# Messages of Python's own exceptions that reach a validator's ValueError say nothing to a partner
+# (and show implementation details); they are replaced with what the field expects.
+_PYTHON_MESSAGES = [
+    (re.compile(r"invalid literal for int\(\) with base \d+: .*", re.S), "must be a whole number"),
+    (re.compile(r"could not convert string to float: .*", re.S), "must be a number"),
+    (re.compile(r"Exceeds the limit \(\d+ digits\) for integer string conversion.*", re.S), "is too long"),
+    (re.compile(r"Invalid isoformat string: .*", re.S), "must be an ISO 8601 date or date-time"),
+    (re.compile(r"(?:not enough|too many) values to unpack.*", re.S), "is not in the expected format"),
+    (re.compile(r"'\w+' object (?:has no attribute|is not subscriptable|is not iterable).*", re.S),
+     "has the wrong type"),
+    (re.compile(r"(?:date value|year \d+ is) out of range.*", re.S), "is out of range"),
+]
+
+
+def plain_message(text: str) -> str:
+    """``text``, unless it is one of Python's own exception messages: then what was expected instead."""
+    for pattern, replacement in _PYTHON_MESSAGES:
+        if pattern.search(text):
+            return pattern.sub(replacement, text)
+    return text
+
+
 def error_item(code: str, expected: str, path: list[PathItem] | None = None, message: str | None = None
                ) -> dict[str, Any]:
-    item: dict[str, Any] = {"code": code, "expected": expected, "path": list(path or [])}
+    item: dict[str, Any] = {"code": code, "expected": plain_message(expected), "path": list(path or [])}
     if message:
-        item["message"] = message
+        item["message"] = plain_message(message)
     return item
 
 
@@ -156,6 +179,13 @@ _STATUS_CODES = {400: "invalid_request", 401: "unauthorised", 403: "forbidden", 
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The contract's error body for every failure, and the request guards of ``core.inputs``: NUL
+    characters refused with a 400, unexpected errors answered with a 500 that keeps the connection."""
+    from openhero.core.inputs import AnswerUnexpectedErrors, RejectNulBytes
+
+    app.add_middleware(AnswerUnexpectedErrors)
+    app.add_middleware(RejectNulBytes)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
@@ -168,6 +198,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
+        if isinstance(getattr(exc, "items", None), list):  # inputs.RejectedInput: items in the contract's shape
+            return JSONResponse(error_body(status, exc.items), status_code=status)  # type: ignore[attr-defined]
         code = _STATUS_CODES.get(status, "error")
         if status == 404:
             item = error_item(code, "an existing route", [request.url.path], f"No route {request.url.path}")
@@ -178,6 +210,8 @@ def install_error_handlers(app: FastAPI) -> None:
             item = error_item(code, str(exc.detail), [], str(exc.detail))
         return JSONResponse(error_body(status, [item]), status_code=status, headers=exc.headers)
 
+    # Errors raised outside the guard (in an outer middleware) still get the body, from Starlette's
+    # outermost handler; AnswerUnexpectedErrors answers the others without dropping the connection.
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = request.scope.get("openhero.request_id", "-")

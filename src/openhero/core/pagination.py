@@ -1,7 +1,7 @@
 """Paging, sorting and array filters, parsed the same way by every list endpoint.
 
-- ``page_index`` (0-based, default 0) and ``page_size`` (default 20, max 100); numbers sent as strings
-  are accepted; anything else is a 400 in the contract's error shape.
+- ``page_index`` (0-based, default 0, max 1,000,000) and ``page_size`` (default 20, max 100); numbers sent as
+  strings are accepted; anything else (other scripts' digits too) is a 400 in the contract's error shape.
 - Array filters repeat the key: ``status=open&status=closed``; ``status[]=open`` is accepted too.
 """
 
@@ -18,9 +18,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.errors import ValidationFailed, error_item, pydantic_item
+from openhero.core.ids import is_id, parse_ids
+
+__all__ = ["MAX_PAGE_INDEX", "PageDep", "PageParams", "array_filter", "enum_error", "order_clauses", "page_params",
+           "paginate", "parse_bool", "parse_ids", "parse_sort", "query_list"]
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Bounds the row offset (page_index * page_size) far below BIGINT, so no database overflows on it.
+MAX_PAGE_INDEX = 1_000_000
 
 T = TypeVar("T")
 
@@ -35,30 +41,35 @@ class PageParams:
         return self.page_index * self.page_size
 
 
-def _parse_int(name: str, raw: str | None, default: int, minimum: int, maximum: int | None) -> int:
+def _parse_int(name: str, raw: str | None, default: int, minimum: int, maximum: int) -> int:
     if raw is None or raw == "":
         return default
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
+    text = str(raw).strip()
+    digits = text.removeprefix("-")
+    if not (digits and digits.isascii() and digits.isdigit()):
         raise ValidationFailed(f"{name} must be a whole number", items=[
-            error_item("invalid_type", "number", [name], f"{name} must be a whole number")]) from None
+            error_item("invalid_type", "number", [name], f"{name} must be a whole number")])
+    if len(digits) > 18:  # out of any bound; int() of a very long string is slow, so it is not parsed
+        value = minimum - 1 if text.startswith("-") else maximum + 1
+    else:
+        value = int(text)
     if value < minimum:
         raise ValidationFailed(f"{name} must be >= {minimum}", items=[
             error_item("too_small", f"a number >= {minimum}", [name], f"{name} must be >= {minimum}")])
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise ValidationFailed(f"{name} must be <= {maximum}", items=[
             error_item("too_big", f"a number <= {maximum}", [name], f"{name} must be <= {maximum}")])
     return value
 
 
 async def page_params(
-    page_index: Annotated[str | None, Query(description="0-based page number (default 0)")] = None,
+    page_index: Annotated[str | None, Query(description=f"0-based page number (default 0, max {MAX_PAGE_INDEX})")
+                          ] = None,
     page_size: Annotated[str | None, Query(description=f"Page length, default {DEFAULT_PAGE_SIZE}, "
                                                         f"max {MAX_PAGE_SIZE}")] = None,
 ) -> PageParams:
     return PageParams(
-        page_index=_parse_int("page_index", page_index, 0, 0, None),
+        page_index=_parse_int("page_index", page_index, 0, 0, MAX_PAGE_INDEX),
         page_size=_parse_int("page_size", page_size, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
     )
 
@@ -71,7 +82,8 @@ def query_list(request: Request, name: str, item_type: Any = str) -> list[Any]:
     params = request.query_params
     raw: list[str] = []
     for key in dict.fromkeys(params.keys()):  # each distinct key once; getlist returns its repeats
-        if key == name or key == f"{name}[]" or (key.startswith(f"{name}[") and key[len(name) + 1:-1].isdigit()):
+        if key == name or key == f"{name}[]" or (key.startswith(f"{name}[") and key.endswith("]")
+                                                 and is_id(key[len(name) + 1:-1])):
             raw.extend(params.getlist(key))
     if item_type is str:
         return raw
@@ -137,18 +149,6 @@ def enum_error(name: str, index: int, allowed: Sequence[str], value: str) -> Val
     expected = " | ".join(f"'{a}'" for a in allowed)
     return ValidationFailed(f"invalid {name}", items=[
         error_item("invalid_enum_value", expected, [name, index], f"{value!r} is not one of {expected}")])
-
-
-def parse_ids(name: str, raw_values: list[str]) -> list[int]:
-    """Ids of an array filter (``assignee_id[]=12``); anything but a decimal id is a 400."""
-    out = []
-    for i, raw in enumerate(raw_values):
-        text = raw.strip()
-        if not text.isdigit() or len(text) > 18:
-            raise ValidationFailed(f"{name} must be numeric", items=[
-                error_item("invalid_string", "a numeric id string", [name, i], f"{raw!r} is not an id")])
-        out.append(int(text))
-    return out
 
 
 def parse_sort(order_by: list[str], order_descending: list[str], allowed: Sequence[str], *,

@@ -119,7 +119,7 @@ class SecurityMiddleware:
         if path in BASE64_UPLOAD_PATHS:
             limit = limit * 4 // 3 + 64 * 1024
         declared = next((v for k, v in headers if k == b"content-length"), None)
-        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        if declared is not None and declared.strip().isascii() and declared.strip().isdigit() and int(declared) > limit:
             await self._refuse(send, path, limit)
             return
 

@@ -13,18 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.auth import Principal
 from openhero.core.errors import NotFound
+from openhero.core.ids import MAX_ID, parse_id
+
+__all__ = ["MAX_ID", "get_owned", "owned", "parse_id"]
 
 M = TypeVar("M")
-
-MAX_ID = 2**63 - 1
-
-
-def parse_id(raw: str | int, what: str = "Resource") -> int:
-    """Ids are decimal digit strings; anything else cannot name a row, so it is a 404."""
-    text = str(raw).strip()
-    if not text.isdigit() or int(text) > MAX_ID:
-        raise NotFound(what)
-    return int(text)
 
 
 def owned(model: type[M], principal: Principal) -> Select[tuple[M]]:

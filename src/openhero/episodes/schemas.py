@@ -27,7 +27,7 @@ def _int_to_str(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-IdInput = Annotated[str, BeforeValidator(_int_to_str), Field(pattern=r"^\d{1,18}$")]
+IdInput = Annotated[str, BeforeValidator(_int_to_str), Field(pattern=r"^[0-9]{1,18}$")]
 
 
 class EpisodeAssignee(ApiModel):

@@ -32,7 +32,7 @@ def search(text: str | None, fields: list[str], page: PageParams) -> tuple[list[
 
 def get(gmc_number: str) -> dict[str, Any]:
     text = gmc_number.strip()
-    if not (text.isdigit() and len(text) == 7):
+    if not (text.isascii() and text.isdigit() and len(text) == 7):
         raise ValidationFailed("gmc_number must be 7 digits", code="invalid_string", expected="a 7-digit GMC number",
                                path=["gmc_number"])
     consultant = BY_GMC.get(text)

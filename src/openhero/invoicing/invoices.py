@@ -4,7 +4,7 @@ the status along the transition table."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.booking.models import Appointment
 from openhero.core import audit
 from openhero.core.auth import Principal
+from openhero.core.dates import bounded_day, bounded_utc
 from openhero.core.errors import Conflict, NotFound, ValidationFailed
 from openhero.core.tenancy import get_owned, owned
 from openhero.invoicing import money, service
@@ -38,9 +39,8 @@ def parse_day(raw: str | None, field: str) -> date | None:
         return None
     try:
         if len(raw) == 10:
-            return date.fromisoformat(raw)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+            return bounded_day(date.fromisoformat(raw))
+        return bounded_utc(datetime.fromisoformat(raw.replace("Z", "+00:00"))).date()
     except ValueError:
         raise _bad(f"{field} is not a date", [field], "an ISO 8601 date (YYYY-MM-DD) or date-time",
                    "invalid_date") from None

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhero.core.ids import is_id
 from openhero.core.sandbox import sandbox_state, use_group
 from openhero.links import journey, views
 from openhero.links.journey import Refusal, Refused
@@ -207,7 +208,7 @@ def answers_flash(values: dict[int, list[str]], errors: dict[int, str]) -> dict[
 def answers_from(flash: dict[str, Any]) -> tuple[dict[int, list[str]], dict[int, str]]:
     """A form's rejected answers back from the session (JSON keys are strings)."""
     def ints(d: Any) -> dict[int, Any]:
-        return {int(k): v for k, v in (d or {}).items() if str(k).isdigit()}
+        return {int(k): v for k, v in (d or {}).items() if is_id(str(k))}
 
     return ints(flash.get("values")), ints(flash.get("errors"))
 

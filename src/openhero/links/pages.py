@@ -21,6 +21,7 @@ from openhero.booking.appointments import can_be_cancelled
 from openhero.booking.models import Appointment
 from openhero.booking.states import AppointmentState, state_of
 from openhero.core.deps import ClockDep, SettingsDep
+from openhero.core.ids import is_id
 from openhero.core.ratelimit import limit_by_client
 from openhero.forms import service as forms
 from openhero.links import confirmation, form_pages, journey, views, web
@@ -133,7 +134,7 @@ async def booking_choose_type(code: str, request: Request, session: PageSessionD
     verified_patient(ctx)
     raw = views.text(data, "type_id")
     choices = await views.type_choices(session, ctx.link.appointment_type_ids)
-    if not raw.isdigit() or len(raw) > 18 or int(raw) not in {c["id"] for c in choices}:
+    if not is_id(raw) or int(raw) not in {c["id"] for c in choices}:
         errors = {"type_id": "Select what your appointment is for"}
         return (ctx.again("/type", "type", errors=errors)
                 or ctx.page("types.html", 400, types=choices, chosen=None, errors=errors))
@@ -186,7 +187,7 @@ async def booking_pick(code: str, request: Request, session: PageSessionDep, set
     assert ctx.sess is not None
     patient_id = verified_patient(ctx)
     raw = views.text(data, "slot_id")
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_id(raw):
         raise ctx.fail("not_offered")
     try:
         appt = await journey.hold(session, ctx.link, ctx.zone, patient_id=patient_id, slot_id=int(raw),

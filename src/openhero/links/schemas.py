@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+from openhero.core.dates import bounded_day
+from openhero.core.ids import to_id
 from openhero.core.schemas import ApiModel, Id, RequestModel, Timestamp
 
 MAX_IDS = 50
@@ -22,11 +24,11 @@ def _ids(value: Any) -> list[int]:
         raise ValueError(f"at most {MAX_IDS} ids")
     out: list[int] = []
     for item in items:
-        text = str(item).strip() if isinstance(item, (str, int)) and not isinstance(item, bool) else ""
-        if not text.isdigit() or len(text) > 18:
+        number = to_id(item)
+        if number is None:
             raise ValueError("ids are decimal digit strings such as \"5\"")
-        if int(text) not in out:
-            out.append(int(text))
+        if number not in out:
+            out.append(number)
     return out
 
 
@@ -53,7 +55,8 @@ IdList = Annotated[list[int], BeforeValidator(_ids),
                    WithJsonSchema({"oneOf": [{"type": "string", "pattern": r"^\d+$"},
                                              {"type": "array", "items": {"type": "string", "pattern": r"^\d+$"}}]})]
 OneId = Annotated[int, BeforeValidator(_one_id), WithJsonSchema({"type": "string", "pattern": r"^\d+$"})]
-Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+Day = Annotated[date, BeforeValidator(_day), AfterValidator(bounded_day),
+                WithJsonSchema({"type": "string", "format": "date"})]
 UseCount = Annotated[int, Field(ge=1, le=MAX_USES)]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core import audit
 from openhero.core.auth import Principal
 from openhero.core.errors import ValidationFailed
+from openhero.core.ids import to_id
 from openhero.core.pagination import PageParams, paginate
 from openhero.core.tenancy import get_owned, owned
 from openhero.messaging.models import AttachmentLink, AutomatedMessage, MessageTemplate
@@ -179,7 +180,7 @@ async def create_attachment_link(
         raw = str(body.ehr_file_id)
         stmt = select(EhrAttachment).where(
             EhrAttachment.practice_group_id == group_id,
-            or_(EhrAttachment.uuid == raw, EhrAttachment.id == (int(raw) if raw.isdigit() and len(raw) < 18 else -1)),
+            or_(EhrAttachment.uuid == raw, EhrAttachment.id == (to_id(raw) or -1)),
         )
         found = (await session.execute(stmt)).scalars().first()
         if found is None:

@@ -8,7 +8,7 @@ from typing import Any
 from openhero.core.errors import ValidationFailed
 from openhero.patients.models import Patient
 
-_PHONE = re.compile(r"^\+?[\d\s\-()]{7,20}$")
+_PHONE = re.compile(r"^\+?[\d\s\-()]{7,20}$", re.ASCII)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from openhero.core.auth import PrincipalDep, require_scope
 from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.ids import require_id
 from openhero.core.pagination import PageDep, paginate
 from openhero.core.schemas import ListResponse
 from openhero.core.tenancy import owned
@@ -36,7 +37,7 @@ async def list_outbox(
 ) -> ListResponse[OutboxEntryOut]:
     stmt = owned(SandboxOutboxEntry, principal)
     if message_id:
-        stmt = stmt.where(SandboxOutboxEntry.message_id == (int(message_id) if message_id.isdigit() else -1))
+        stmt = stmt.where(SandboxOutboxEntry.message_id == require_id(message_id, ["message_id"]))
     rows, count = await paginate(session, stmt.order_by(SandboxOutboxEntry.id.desc()), page)
     return ListResponse(data=[OutboxEntryOut.model_validate(r) for r in rows], count=count)
 

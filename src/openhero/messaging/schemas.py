@@ -13,7 +13,7 @@ def _digits(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-DigitString = Annotated[str, BeforeValidator(_digits), Field(pattern=r"^\d+$")]
+DigitString = Annotated[str, BeforeValidator(_digits), Field(pattern=r"^[0-9]{1,18}$")]
 
 
 class SendMessageRequest(RequestModel):
@@ -217,7 +217,7 @@ class CreateAttachmentLinkRequest(RequestModel):
     file_data: str | None = Field(default=None, description="Base64 file content (a data: URL is accepted).")
     file_name: str | None = Field(default=None, max_length=255)
     patient_id: Annotated[str | None, BeforeValidator(_digits)] = None
-    maximum_use_count: int | None = Field(default=None, ge=1)
+    maximum_use_count: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class CreateAttachmentLinkResponse(ApiModel):

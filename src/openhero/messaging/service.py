@@ -3,14 +3,16 @@ approve a write-to-record, and the sandbox's 'patient opened it' action."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core import audit, tokens
 from openhero.core.auth import Principal
+from openhero.core.dates import RANGE_MESSAGE, bounded_utc
 from openhero.core.errors import Conflict, NotFound, Unauthorised, ValidationFailed
+from openhero.core.ids import is_id
 from openhero.core.jobs import enqueue
 from openhero.core.tenancy import MAX_ID, get_owned, parse_id
 from openhero.messaging import delivery, ehr_write, limits, short_links
@@ -54,14 +56,18 @@ def parse_send_at(raw: str | None, now: datetime) -> datetime | None:
             expected="an ISO 8601 date-time with Z or an offset",
             path=["send_at"],
         )
-    when = when.astimezone(UTC)
+    try:
+        when = bounded_utc(when)
+    except ValueError:
+        raise ValidationFailed("send_at is out of range", code="invalid_date", expected=RANGE_MESSAGE,
+                               path=["send_at"]) from None
     return when if when > now else None
 
 
 async def _check_task(session: AsyncSession, group_id: int, raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_id(raw):
         raise ValidationFailed(
             "task_id must be a numeric id",
             code="invalid_string",

@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhero.core.ids import is_id
 from openhero.links.models import BookingLink, FormLink
 from openhero.links.service import short_link, state_of
 
@@ -24,7 +25,7 @@ class ShortLinkInfo:
 async def resolve(
     session: AsyncSession, practice_group_id: int, raw: str, *, base_url: str, today: date
 ) -> ShortLinkInfo | None:
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_id(raw):
         return None
     for model, kind, prefix in ((BookingLink, "booking_link", "l"), (FormLink, "form_link", "f")):
         link = (

@@ -18,7 +18,7 @@ def normalise_nhs_number(raw: str | int | None) -> str:
     if raw is None or isinstance(raw, bool):
         raise ValueError("NHS number is required")
     digits = _SEPARATORS.sub("", str(raw))
-    if not digits.isdigit() or len(digits) != 10:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) != 10:
         raise ValueError("NHS number must be 10 digits")
     if not nhs_number.is_valid(digits):
         raise ValueError("NHS number check digit is wrong (modulus 11)")

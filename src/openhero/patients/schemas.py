@@ -15,7 +15,7 @@ PatientSex = Literal["Not known", "Not specified", "Male", "Female", "Other"]
 PatientTitle = Literal[PATIENT_TITLES]  # type: ignore[valid-type]
 PatientDataSource = Literal["hero", "emis", "pds", "gha", "systm_one"]
 PatientStatus = Literal["archived", "unarchived"]
-_PHONE = re.compile(r"^\+?\d{7,15}$")
+_PHONE = re.compile(r"^\+?\d{7,15}$", re.ASCII)
 
 
 def _nhs(value: str | None) -> str | None:

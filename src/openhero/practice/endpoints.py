@@ -11,9 +11,9 @@ from openhero.core import tokens
 from openhero.core.auth import ACCESS_TOKEN_PURPOSE, Principal, PrincipalDep, authenticate, require_any_scope
 from openhero.core.deps import ClockDep, SessionDep, SettingsDep
 from openhero.core.errors import Forbidden
+from openhero.core.ids import parse_ids
 from openhero.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageDep, array_filter, parse_bool
 from openhero.core.schemas import ListResponse
-from openhero.core.tenancy import parse_id
 from openhero.practice import schemas, service
 from openhero.practice.models import Practitioner
 
@@ -142,12 +142,12 @@ async def list_practitioners(
 ) -> ListResponse[schemas.PractitionerOut]:
     from openhero.booking import availability
 
-    locations = [parse_id(x, "Location") for x in location_ids if x.isdigit()] if location_ids else []
+    locations = parse_ids("location_ids", location_ids)
     if location_ids and not locations:
         return ListResponse(data=[], count=0)
+    type_ids = parse_ids("appointment_type_ids", appointment_type_ids)
     types, type_locations = await availability.practitioner_constraints(
-        session, principal, [int(x) for x in appointment_type_ids if x.isdigit()]) if appointment_type_ids else (
-        None, [])
+        session, principal, type_ids) if appointment_type_ids else (None, [])
     only = None
     if parse_bool("has_availability", has_availability):
         only = await availability.practitioners_with_free_slots(session, principal, now=clock.now())

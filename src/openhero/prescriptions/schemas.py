@@ -31,7 +31,7 @@ class CreatePharmacyRequest(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=200)
     mobile: str = Field(min_length=1, max_length=30)
-    prescriber_id: Annotated[str, BeforeValidator(_int_to_str), Field(pattern=r"^\d{1,18}$")]
+    prescriber_id: Annotated[str, BeforeValidator(_int_to_str), Field(pattern=r"^[0-9]{1,18}$")]
     ods_code: str | None = Field(default=None, max_length=10, description="openhero: pharmacy ODS code, e.g. FA123")
     postcode: str | None = Field(default=None, max_length=10, description="openhero: the pharmacy's postcode")
 

@@ -70,7 +70,7 @@ class UpdateTaskRequest(RequestModel):
     status: TaskStatus | None = None
     priority: TaskPriority | None = None
     assignee_type: Literal["admin", "admin_team"] | None = None
-    assignee_id: str | None = Field(default=None, pattern=r"^\d+$", max_length=18)
+    assignee_id: str | None = Field(default=None, pattern=r"^[0-9]+$", max_length=18)
 
 
 class UpdateTaskResponseData(ApiModel):

@@ -205,7 +205,7 @@ def _backoff(attempt: int, response: httpx.Response | None) -> float:
     """Exponential backoff with full jitter; a short ``Retry-After`` from PDS is honoured."""
     pause = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
     retry_after = response.headers.get("Retry-After") if response is not None else None
-    if retry_after and retry_after.isdigit():
+    if retry_after and retry_after.isascii() and retry_after.isdigit():
         pause = max(pause, float(retry_after))
     return pause
 
