@@ -111,3 +111,47 @@ async def test_patient_pages_follow_the_links_practice_group_clock(app, api, wor
         await api.post(f"{CLOCK}/advance", json={"seconds": 3 * 86400})  # the group's clock only
         expired = await patient.get(path)
     assert expired.status_code == 410 and "expired" in expired.text
+
+
+async def test_webhook_retries_fall_due_by_the_groups_clock(api, client, clean, drain, receiver):
+    other = await make_tenant(clean)
+    receiver.default_status = 500
+    mine = (await api.post("/v1/webhooks", json={"url": f"{receiver.url}/mine",
+                                                 "event_type": "appointment.confirmed"})).json()
+    theirs = (await client.post("/v1/webhooks", json={"url": f"{receiver.url}/theirs",
+                                                      "event_type": "appointment.confirmed"},
+                                headers=other.headers)).json()
+    await api.post(f"/v1/webhooks/{mine['id']}/test")
+    await client.post(f"/v1/webhooks/{theirs['id']}/test", headers=other.headers)
+    await drain()
+    assert len(receiver.at("/mine")) == 1 and len(receiver.at("/theirs")) == 1
+    await drain()  # the retry waits (15 s or more): nothing more is sent yet
+    assert len(receiver.at("/mine")) == 1
+    receiver.default_status = 200
+    await api.post(f"{CLOCK}/advance", json={"seconds": 3600})
+    await drain()
+    assert len(receiver.at("/mine")) == 2  # retried at once by this group's time
+    assert len(receiver.at("/theirs")) == 1  # the other group's retry still waits in real time
+    # The signature's timestamp stays real time, so a receiver's tolerance check still passes.
+    sent_at = int(receiver.at("/mine")[-1].headers["x-herohealth-timestamp"])
+    assert abs(sent_at - int(datetime.now().timestamp())) < 120
+    log = (await api.get(f"/v1/webhooks/{mine['id']}/deliveries")).json()
+    assert log["data"][0]["status"] == "delivered"
+
+
+async def test_cancellation_window_and_availability_follow_the_groups_clock(api, world, clock):
+    far = (await api.post("/v1/appointments", json=world.reserve_body())).json()["id"]
+    assert (await api.patch(f"/v1/appointments/{far}/book")).status_code == 200
+    assert (await api.get(f"/v1/appointments/{far}")).json()["can_be_cancelled"] is True
+    types = (await api.get("/v1/appointment_types", params={"has_availability": "true"})).json()
+    assert [t["id"] for t in types["data"]] == [str(world.appt_type.id)]
+    # Within 24 hours of the appointment by the group's clock: the policy refuses.
+    ahead = int((world.start - clock.now() - timedelta(hours=23)).total_seconds())
+    await api.post(f"{CLOCK}/advance", json={"seconds": ahead})
+    assert (await api.get(f"/v1/appointments/{far}")).json()["can_be_cancelled"] is False
+    refused = await api.patch(f"/v1/appointments/{far}/cancel", json={})
+    assert refused.status_code == 409 and refused.json()["message"][0]["code"] == "cancellation_policy"
+    # Past every slot by the group's clock: nothing is available any more.
+    await api.post(f"{CLOCK}/advance", json={"seconds": 2 * 86400})
+    types = (await api.get("/v1/appointment_types", params={"has_availability": "true"})).json()
+    assert types["data"] == []

@@ -121,6 +121,7 @@ async def attempt(
     secret_key: str,
     now: datetime,
     worker_id: str,
+    schedule_now: datetime | None = None,
 ) -> Outcome:
     if target is None or not target.live:
         return Outcome(claimed.id, DeliveryStatus.CANCELLED, error="subscription deleted")
@@ -167,7 +168,7 @@ async def attempt(
     record.update(latency_ms=int((time.perf_counter() - started) * 1000), status_code=status_code, error=error)
     if error is None:
         return Outcome(claimed.id, DeliveryStatus.DELIVERED, status_code=status_code, attempt=record)
-    status, next_at = next_step(claimed, now)
+    status, next_at = next_step(claimed, schedule_now or now)
     return Outcome(claimed.id, status, next_attempt_at=next_at, status_code=status_code, error=error, attempt=record)
 
 

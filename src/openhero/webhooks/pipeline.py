@@ -17,6 +17,7 @@ from urllib.request import getproxies
 import httpx
 
 from openhero.core import metrics
+from openhero.core.sandbox import sandbox_state, use_group
 from openhero.core.worker import JobContext
 from openhero.webhooks import delivery, queue, targets
 from openhero.webhooks.sender import Sender
@@ -61,8 +62,11 @@ class DeliveryPipeline:
 
     async def _claim(self, limit: int) -> int:
         ctx = self.ctx
+        use_group(None)
+        state = sandbox_state(ctx.clock)
+        offsets = state.offsets if state is not None else None
         async with ctx.db.session(write=False) as session:
-            if not await queue.has_due_deliveries(session, ctx.clock.now()):
+            if not await queue.has_due_deliveries(session, ctx.clock.now(), offsets):
                 return 0
         async with ctx.db.session() as session:
             claimed = await queue.claim_deliveries(
@@ -72,6 +76,7 @@ class DeliveryPipeline:
                 lease=timedelta(seconds=ctx.settings.worker_lease_seconds),
                 limit=limit,
                 postgres=ctx.db.is_postgres,
+                group_offsets=offsets,
             )
             targets = await queue.load_targets(session, {c.webhook_id for c in claimed}) if claimed else {}
             await session.commit()
@@ -91,6 +96,9 @@ class DeliveryPipeline:
     async def _send(self, item: queue.Claimed, target: queue.Target | None) -> queue.Outcome:
         ctx = self.ctx
         started = time.perf_counter()
+        now = ctx.clock.now()  # real time: it signs the delivery, and receivers check it against theirs
+        # Retries are scheduled by the subscription's practice group's (sandbox) clock, like its jobs.
+        use_group(target.practice_group_id if target is not None else None)
         try:
             http = ctx.http
             if http is None and self.sender is None:
@@ -102,8 +110,9 @@ class DeliveryPipeline:
                 target,
                 guard=self.guard,
                 secret_key=ctx.settings.secret_key,
-                now=ctx.clock.now(),
+                now=now,
                 worker_id=ctx.worker_id,
+                schedule_now=ctx.clock.now(),
             )
             metrics.webhook_delivery(outcome.status, item.event_created_at, delivery_id=item.id, attempt=item.attempts,
                                      seconds=time.perf_counter() - started, worker_id=ctx.worker_id)

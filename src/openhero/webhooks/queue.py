@@ -138,9 +138,14 @@ async def dispatch_events(session: AsyncSession, *, now: datetime, limit: int, p
     return len(events)
 
 
-def _due(now: datetime) -> Any:
+def _due(now: datetime, group_offsets: dict[int, timedelta] | None = None) -> Any:
+    pending_due = WebhookDelivery.next_attempt_at <= now
+    if group_offsets:  # sandbox groups whose clock is ahead: their retries fall due by their own time
+        pending_due = or_(pending_due, *(and_(WebhookDelivery.practice_group_id == group,
+                                              WebhookDelivery.next_attempt_at <= now + offset)
+                                         for group, offset in group_offsets.items() if offset > timedelta(0)))
     return or_(
-        and_(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now),
+        and_(WebhookDelivery.status == DeliveryStatus.PENDING, pending_due),
         and_(WebhookDelivery.status == DeliveryStatus.SENDING, WebhookDelivery.locked_until < now),
     )
 
@@ -151,8 +156,10 @@ async def has_undispatched_events(session: AsyncSession) -> bool:
     return (await session.execute(select(Event.id).where(Event.dispatched_at.is_(None)).limit(1))).first() is not None
 
 
-async def has_due_deliveries(session: AsyncSession, now: datetime) -> bool:
-    return (await session.execute(select(WebhookDelivery.id).where(_due(now)).limit(1))).first() is not None
+async def has_due_deliveries(session: AsyncSession, now: datetime,
+                             group_offsets: dict[int, timedelta] | None = None) -> bool:
+    return (await session.execute(
+        select(WebhookDelivery.id).where(_due(now, group_offsets)).limit(1))).first() is not None
 
 
 @dataclass(frozen=True)
@@ -176,11 +183,12 @@ class Target:
 
 
 async def claim_deliveries(
-    session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int, postgres: bool
+    session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int, postgres: bool,
+    group_offsets: dict[int, timedelta] | None = None,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries: pending and due, or sending with an expired lease (its
     worker died mid-flight: the attempt is made again, at least once)."""
-    due = _due(now)
+    due = _due(now, group_offsets)
     candidates = select(WebhookDelivery.id).where(due).order_by(WebhookDelivery.next_attempt_at).limit(limit)
     if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
