@@ -23,8 +23,8 @@ CLOCK_NOTE = (
     "Sandbox mode only. Everything time-driven for this practice group follows its clock: reservation holds "
     "and their expiry, cancellation windows, booking and form link expiry, scheduled sends, the NHS App to "
     "SMS fallback, write-to-record approval windows, tokens minted under it, slot availability, and worker "
-    "jobs, which fall due by the group's time within one worker poll interval. Webhook retry schedules keep "
-    "real time."
+    "jobs and webhook retries, which fall due by the group's time within one worker poll interval (delivery "
+    "signatures keep real time)."
 )
 
 
