@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.clock import Clock
 from openhero.core.db import Database
+from openhero.core.ids import to_id
 from openhero.core.sandbox import sandbox_state, use_group
 from openhero.settings import Settings
 
@@ -52,8 +53,7 @@ async def get_clock(request: Request) -> Clock:
     state = sandbox_state(clock)
     if state is not None:  # sandbox mode: the acting group's test clock (see core.sandbox)
         await state.refresh()
-        raw = request.headers.get("x-practice-group-id", "").strip()
-        use_group(int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None)
+        use_group(to_id(request.headers.get("x-practice-group-id", "")))
     return clock
 
 

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core import tokens
 from openhero.core.auth import KeyState, key_cache
+from openhero.core.ids import is_id
 from openhero.core.sandbox import FAULTS, SandboxState, sandbox_state, use_group
 from openhero.sandbox import queries
 
@@ -172,7 +175,7 @@ async def sign_in(request: Request) -> Response:
     errors: dict[str, str] = {}
     if not raw_key:
         errors["api_key"] = "Enter your API key"
-    if not (raw_group.isascii() and raw_group.isdigit() and len(raw_group) <= 18):
+    if not is_id(raw_group):
         errors["practice_group_id"] = "Enter the practice group id, a number like 12"
     key = None
     if not errors:
@@ -195,24 +198,25 @@ async def sign_out(request: Request) -> Response:
     return _redirect("/sandbox", clear=True, secure=_secure(request))
 
 
-@router.get("/sandbox/messages")
-async def messages_page(request: Request) -> Response:
+async def _list_page(request: Request, template: str, name: str,
+                     query: Callable[[AsyncSession, int], Awaitable[Any]]) -> Response:
+    """A console page listing what ``query`` finds for the signed-in group (or the sign-in page)."""
     console = await _console(request)
     if console is None:
         return _redirect("/sandbox")
     async with request.app.state.db.session(write=False) as session:
-        rows = await queries.messages(session, console.group_id)
-    return await _page(request, console, "messages.html", messages=rows)
+        rows = await query(session, console.group_id)
+    return await _page(request, console, template, **{name: rows})
+
+
+@router.get("/sandbox/messages")
+async def messages_page(request: Request) -> Response:
+    return await _list_page(request, "messages.html", "messages", queries.messages)
 
 
 @router.get("/sandbox/webhooks")
 async def webhooks_page(request: Request) -> Response:
-    console = await _console(request)
-    if console is None:
-        return _redirect("/sandbox")
-    async with request.app.state.db.session(write=False) as session:
-        rows = await queries.deliveries(session, console.group_id)
-    return await _page(request, console, "webhooks.html", deliveries=rows)
+    return await _list_page(request, "webhooks.html", "deliveries", queries.deliveries)
 
 
 @router.post("/sandbox/webhooks/{delivery_id}/replay")
@@ -222,7 +226,7 @@ async def replay(request: Request, delivery_id: str) -> Response:
     console = await _console(request)
     if await _posted(request, console) is None or console is None:
         return _redirect("/sandbox")
-    if delivery_id.isascii() and delivery_id.isdigit() and len(delivery_id) <= 18:
+    if is_id(delivery_id):
         async with request.app.state.db.session(write=True) as session:
             if await queries.delivery_group(session, int(delivery_id)) == console.group_id:
                 try:
@@ -235,12 +239,7 @@ async def replay(request: Request, delivery_id: str) -> Response:
 
 @router.get("/sandbox/tasks")
 async def tasks_page(request: Request) -> Response:
-    console = await _console(request)
-    if console is None:
-        return _redirect("/sandbox")
-    async with request.app.state.db.session(write=False) as session:
-        rows = await queries.tasks(session, console.group_id)
-    return await _page(request, console, "tasks.html", tasks=rows)
+    return await _list_page(request, "tasks.html", "tasks", queries.tasks)
 
 
 def _state(request: Request) -> SandboxState:
