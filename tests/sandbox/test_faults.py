@@ -105,3 +105,21 @@ async def test_webhook_drop_fails_deliveries_without_sending(api, clean, tenant,
     await api.post(f"/v1/webhooks/{hook['id']}/test")
     await drain()
     assert len(receiver.requests) == 1
+
+
+async def test_ehr_write_reject_fails_the_write_with_a_practice_task(api, clean, tenant, drain):
+    from openhero.patients.models import EhrEntry
+    from openhero.tasks.models import Task
+    from tests.messaging.builders import link_to_ehr, rows
+    from tests.messaging.test_write_to_record import send as send_wtr
+
+    patient = await make_patient(clean, tenant.id, nhs_number="9990000018")
+    await link_to_ehr(clean, patient)
+    await api.put(f"{FAULTS}/ehr_write", json={"mode": "reject"})
+    sent = await send_wtr(api, {}, patient.id, auto_write_to_record=True)
+    await drain()
+    got = (await api.get(f"/v1/messages/{sent['message_id']}")).json()
+    assert got["write_to_record"]["status"] == "failed", got["write_to_record"]
+    assert await rows(clean, EhrEntry) == []
+    tasks = await rows(clean, Task, practice_group_id=tenant.id)
+    assert any(t.priority == "high" and "sandbox fault" in (t.details or "") for t in tasks)
