@@ -66,7 +66,7 @@ async def wait_for_status(client: httpx.AsyncClient, path: str, headers: dict[st
 async def test_token_with_malformed_claims_is_401(live_server, tenant, clock, claims):
     values = {k: (v.format(key=tenant.key.id, group=tenant.id) if isinstance(v, str) else v)
               for k, v in claims.items()}
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         r = await c.get("/v1/me", headers=bearer(forge(clock, **values)))
     assert error_code(r) == (401, "unauthorised"), r.text
     assert r.json()["message"][0]["path"] == ["authorization"]
@@ -77,7 +77,7 @@ async def test_token_for_a_group_outside_the_keys_network_is_403(live_server, cl
     hub = await make_tenant(clean, network_id=network.id)
     member = await make_practice_group(clean, network_id=network.id)
     stranger = await make_practice_group(clean)
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         # A token acting for a member of the key's network works (cross-organisation, as with the key).
         ok = forge(clock, sub=str(hub.key.id), practice_group_id=str(member.id), scopes=["booking"])
         r = await c.get("/v1/me", headers=bearer(ok))
@@ -92,7 +92,7 @@ async def test_token_scopes_are_capped_by_the_keys_current_scopes(live_server, c
     messaging_only = await make_tenant(clean, scopes=["messaging"])
     forged = forge(clock, sub=str(messaging_only.key.id), practice_group_id=str(messaging_only.id),
                    scopes=["booking", "booking_links", "messaging"])
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         assert error_code(await c.get("/v1/slots", headers=bearer(forged))) == (403, "forbidden")
         caps = (await c.get("/v1/me/capabilities", headers=bearer(forged))).json()
         assert caps["scopes"] == ["messaging"] and caps["booking"] is False
@@ -109,7 +109,7 @@ async def test_token_scopes_are_capped_by_the_keys_current_scopes(live_server, c
 
 
 async def test_token_of_a_key_revoked_elsewhere_dies_within_a_second(live_server, clean, tenant):
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         token = (await c.post("/v1/access_token", headers=tenant.headers)).json()["access_token"]
         assert (await c.get("/v1/me", headers=bearer(token))).status_code == 200
         async with clean.engine.begin() as conn:
@@ -123,7 +123,7 @@ async def test_token_stops_working_when_its_group_leaves_the_network(live_server
     network = await make_network(clean)
     hub = await make_tenant(clean, network_id=network.id)
     member = await make_practice_group(clean, network_id=network.id)
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         token = (await c.post("/v1/access_token", headers={**hub.headers, "x-practice-group-id": str(member.id)})
                  ).json()["access_token"]
         assert (await c.get("/v1/me", headers=bearer(token))).json()["id"] == str(member.id)
@@ -143,7 +143,7 @@ async def test_hot_path_makes_no_key_query(live_server, clean, tenant):
 
     event.listen(clean.engine.sync_engine, "before_cursor_execute", record)
     try:
-        async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+        async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers, timeout=30) as c:
             assert (await c.get("/v2/tasks")).status_code == 200
             statements.clear()
             started = time.monotonic()
@@ -159,7 +159,7 @@ async def test_hot_path_makes_no_key_query(live_server, clean, tenant):
 
 
 async def test_revoke_in_this_process_applies_to_the_next_request(live_server, clean, tenant):
-    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers, timeout=30) as c:
         assert (await c.get("/v1/me")).status_code == 200
         async with clean.session() as s:
             await key_service.revoke_key(s, tenant.key.id)
@@ -168,7 +168,7 @@ async def test_revoke_in_this_process_applies_to_the_next_request(live_server, c
 
 
 async def test_rotate_in_this_process_kills_the_old_key_on_the_next_request(live_server, clean, tenant):
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         assert (await c.get("/v1/me", headers=tenant.headers)).status_code == 200
         async with clean.session() as s:
             _, raw = await key_service.rotate_key(s, tenant.key.id)
@@ -180,7 +180,7 @@ async def test_rotate_in_this_process_kills_the_old_key_on_the_next_request(live
 async def test_revoke_by_the_cli_process_takes_effect_within_a_second(live_server, clean, tenant, database_url):
     from tests.test_cli import openhero_process
 
-    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers, timeout=30) as c:
         assert (await c.get("/v1/me")).status_code == 200
         done = await asyncio.to_thread(openhero_process, database_url, "keys", "revoke", str(tenant.key.id))
         assert done.returncode == 0, done.stderr
@@ -189,7 +189,7 @@ async def test_revoke_by_the_cli_process_takes_effect_within_a_second(live_serve
 
 
 async def test_group_header_with_non_ascii_digits_is_401(live_server, tenant):
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         for raw in (b"\xb3", "\u0663".encode(), b"9" * 19):  # the last is past BIGINT
             r = await c.get("/v1/me", headers=[(b"x-api-key", tenant.raw_key.encode()),
                                                (b"x-practice-group-id", raw)])
@@ -198,7 +198,7 @@ async def test_group_header_with_non_ascii_digits_is_401(live_server, tenant):
 
 async def test_many_keys_concurrently_each_act_as_themselves(live_server, clean):
     tenants = [await make_tenant(clean) for _ in range(6)]
-    async with httpx.AsyncClient(base_url=live_server) as c:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         results = await asyncio.gather(*(c.get("/v1/me", headers=t.headers) for t in tenants * 5))
     assert [r.json()["id"] for r in results] == [str(t.id) for t in tenants * 5]
 

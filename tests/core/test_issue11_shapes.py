@@ -17,7 +17,7 @@ from tests.episodes.builders import make_episode
 
 @pytest.fixture
 async def http(live_server: str, tenant: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers, timeout=30) as c:
         yield c
 
 

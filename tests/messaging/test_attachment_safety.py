@@ -22,7 +22,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 @pytest.fixture
 async def http(live_server: str, tenant: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers, timeout=30) as c:
         yield c
 
 

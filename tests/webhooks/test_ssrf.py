@@ -57,7 +57,7 @@ def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
 
 @pytest.fixture
 async def http(live_server: str, tenant: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers) as c:
+    async with httpx.AsyncClient(base_url=live_server, headers=tenant.headers, timeout=30) as c:
         yield c
 
 
