@@ -97,13 +97,15 @@ def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
 def _install_operations(app: FastAPI, settings: Settings) -> None:
     """Request log and metrics (inside RequestIdMiddleware, so they see the request id), /readyz, /metrics."""
     from openhero.core.health import ops_router
-    from openhero.core.logging import RequestLogMiddleware
+    from openhero.core.logging import log_request
+    from openhero.core.observe import Observer, RequestObserverMiddleware
 
+    observers: list[Observer] = [log_request]
     if settings.metrics_enabled:
-        from openhero.core.metrics import RequestMetricsMiddleware
+        from openhero.core.metrics import RequestMetrics
 
-        app.add_middleware(RequestMetricsMiddleware)
-    app.add_middleware(RequestLogMiddleware)
+        observers.append(RequestMetrics())
+    app.add_middleware(RequestObserverMiddleware, observers=observers)
     app.include_router(ops_router(settings.metrics_enabled))
 
 

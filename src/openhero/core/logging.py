@@ -14,11 +14,12 @@ import json
 import logging
 import logging.config
 import sys
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
+
+from openhero.core.observe import route_template
 
 request_log = logging.getLogger("openhero.request")
 job_log = logging.getLogger("openhero.job")
@@ -98,49 +99,24 @@ def log_job(*, kind: str, job_id: int, attempt: int, outcome: str, duration: flo
             "duration_ms": round(duration * 1000, 2), "worker_id": worker_id, "error_type": error_type}})
 
 
-class RequestLogMiddleware:
-    """One line per HTTP request, written after the response has been sent.
+def log_request(scope: Scope, status: int, seconds: float) -> None:
+    """One line per HTTP request (a ``core.observe`` observer), written after the response has been sent.
 
-    Pure ASGI and cheap: the route template is read from the route the router matched
-    (``scope["route"]``), the caller from the principal auth stored in the scope."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not request_log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            principal = scope.get("openhero.principal")
-            # A record made directly and handed to the logger: Logger.info() would also walk the stack to
-            # find the caller, which costs more than the rest of the line.
-            record = logging.LogRecord("openhero.request", logging.INFO, __file__, 0, "request", None, None)
-            record.fields = {
-                "request_id": scope.get("openhero.request_id"),
-                "method": scope["method"],
-                "route": route_template(scope),
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "practice_group_id": getattr(principal, "practice_group_id", None),
-                "key_id": getattr(principal, "key_id", None),
-            }
-            request_log.handle(record)
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's path template; ``unmatched`` for 404s (never the raw path)."""
-    route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return path if path else "unmatched"
+    Cheap: the route template is read from the route the router matched (``scope["route"]``), the caller
+    from the principal auth stored in the scope."""
+    if not request_log.isEnabledFor(logging.INFO):
+        return
+    principal = scope.get("openhero.principal")
+    # A record made directly and handed to the logger: Logger.info() would also walk the stack to find the
+    # caller, which costs more than the rest of the line.
+    record = logging.LogRecord("openhero.request", logging.INFO, __file__, 0, "request", None, None)
+    record.fields = {
+        "request_id": scope.get("openhero.request_id"),
+        "method": scope["method"],
+        "route": route_template(scope),
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "practice_group_id": getattr(principal, "practice_group_id", None),
+        "key_id": getattr(principal, "key_id", None),
+    }
+    request_log.handle(record)

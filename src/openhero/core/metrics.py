@@ -26,9 +26,10 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # prometheus-client writes its f
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest  # noqa: E402
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
-from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
+from starlette.types import Scope  # noqa: E402
 
-from openhero.core.logging import log_job, route_template  # noqa: E402
+from openhero.core.logging import log_job  # noqa: E402
+from openhero.core.observe import route_template  # noqa: E402
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -131,36 +132,20 @@ def instrument(target: Any, service: str, methods: tuple[str, ...]) -> Any:
 # ------------------------------------------------------------------ HTTP
 
 
-class RequestMetricsMiddleware:
-    """Counts and times every HTTP request by method, route template and status (pure ASGI)."""
+class RequestMetrics:
+    """Counts and times every HTTP request by method, route template and status (a ``core.observe`` observer)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         # (method, route, status) -> (counter child, histogram child): labels() once per series.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            key = (scope["method"], route_template(scope), status)
-            children = self._children.get(key)
-            if children is None:
-                children = self._children[key] = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key[:2]))
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+    def __call__(self, scope: Scope, status: int, seconds: float) -> None:
+        key = (scope["method"], route_template(scope), status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key[:2]))
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 # ------------------------------------------------------------------ exposition
