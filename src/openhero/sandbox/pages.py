@@ -15,7 +15,7 @@ import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core import tokens
 from openhero.core.auth import KeyState, key_cache
+from openhero.core.clock import Clock
 from openhero.core.ids import is_id
-from openhero.core.sandbox import FAULTS, SandboxState, sandbox_state, use_group
+from openhero.core.sandbox import FAULTS, SandboxClock, SandboxState, sandbox_state, use_group
 from openhero.sandbox import queries
 
 SANDBOX_ONLY = True
@@ -94,6 +95,11 @@ def _redirect(url: str, cookie: str | None = None, *, clear: bool = False, secur
     return response
 
 
+def _real_now(clock: Clock) -> datetime:
+    """Console sessions run on real time: moving a group's sandbox clock must not sign its partner out."""
+    return clock.real_now() if isinstance(clock, SandboxClock) else clock.now()
+
+
 class Console:
     """The signed-in partner: key id, acting group, and the page's CSRF token."""
 
@@ -115,8 +121,7 @@ async def _console(request: Request) -> Console | None:
         return None
     settings, clock = request.app.state.settings, request.app.state.clock
     try:
-        claims = tokens.verify(settings.secret_key, cookie, purpose=PURPOSE, now=clock.base.now()
-                               if hasattr(clock, "base") else clock.now())
+        claims = tokens.verify(settings.secret_key, cookie, purpose=PURPOSE, now=_real_now(clock))
         key_id, group_id = int(claims["sub"]), int(claims["practice_group_id"])
     except (tokens.TokenError, KeyError, TypeError, ValueError):
         return None
@@ -185,9 +190,8 @@ async def sign_in(request: Request) -> Response:
     if errors or key is None:
         return _render("signin.html", status=400, errors=errors, values={"practice_group_id": raw_group})
     settings = request.app.state.settings
-    clock = request.app.state.clock
-    now = clock.base.now() if hasattr(clock, "base") else clock.now()
-    cookie = tokens.mint(settings.secret_key, purpose=PURPOSE, now=now, ttl=SESSION_TTL, sub=str(key.key_id),
+    cookie = tokens.mint(settings.secret_key, purpose=PURPOSE, now=_real_now(request.app.state.clock),
+                         ttl=SESSION_TTL, sub=str(key.key_id),
                          practice_group_id=str(int(raw_group)))
     return _redirect("/sandbox/messages", cookie, secure=_secure(request))
 
