@@ -5,7 +5,7 @@ What a line may carry is fixed here (``FIELDS``): ids (request, practice group, 
 method, status, durations and outcomes. Nothing from a body, header or query string is logged, so no
 API key, token, signing secret or patient identifier reaches a log line. Loggers of libraries that
 would log URLs (httpx, httpcore: PDS and webhook URLs) are held at WARNING, and uvicorn's access log
-(raw path with query string) is replaced by ``RequestLogMiddleware``.
+(raw path with query string) is replaced by ``log_request`` (an observer of ``core/observe.py``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ any process imports this module, so every process writes its samples to files th
 ``/metrics`` is scraped, so they are right whichever process answers.
 
 Domain code reports through the one-line helpers below (``observe_call``, ``instrument``,
-``webhook_delivery``); ``core/worker.py`` and ``RequestMetricsMiddleware`` count the rest.
+``webhook_delivery``); ``core/worker.py`` and ``RequestMetrics`` (an observer of ``core/observe.py``) count the rest.
 """
 
 from __future__ import annotations
