@@ -3,7 +3,9 @@
 - A token is checked against the key that minted it on every use: ids in its claims, key not revoked,
   acting group in the key's network, scopes no wider than the key's current ones.
 - The hot path makes no key query; a change committed by another process (the CLI) or written behind the
-  app's back takes effect within one second, a change committed in this process on the next request.
+  app's back takes effect once ``REVALIDATE_SECONDS`` have passed, a change committed in this process on the
+  next request. (Asserted as "the first request after that interval", not as a wall-clock race: a loaded
+  CI machine can stall one request for seconds.)
 """
 
 from __future__ import annotations
@@ -39,17 +41,12 @@ def error_code(r: httpx.Response) -> tuple[int, str]:
     return r.status_code, body["message"][0]["code"]
 
 
-async def wait_for_status(client: httpx.AsyncClient, path: str, headers: dict[str, str], status: int,
-                          within: float) -> float:
-    """Poll until ``path`` answers ``status``; returns the seconds it took (fails after ``within``)."""
-    started = time.monotonic()
-    while True:
-        r = await client.get(path, headers=headers)
-        elapsed = time.monotonic() - started
-        if r.status_code == status:
-            return elapsed
-        assert elapsed < within, f"still {r.status_code} after {elapsed:.2f}s"
-        await asyncio.sleep(0.02)
+async def after_revalidation(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> httpx.Response:
+    """The first request once ``REVALIDATE_SECONDS`` have passed since a change: the cache must have checked
+    the database again by then, however slow the machine is (a revalidation that began before the change
+    counts from its start, so it cannot satisfy this one)."""
+    await asyncio.sleep(REVALIDATE_SECONDS + 0.05)
+    return await client.get(path, headers=headers)
 
 
 # ---- token binding -------------------------------------------------------------------------------------
@@ -104,8 +101,7 @@ async def test_token_scopes_are_capped_by_the_keys_current_scopes(live_server, c
         async with clean.engine.begin() as conn:
             await conn.execute(text("UPDATE api_keys SET scopes = :s WHERE id = :id"),
                                {"s": '["messaging"]', "id": full.key.id})
-        took = await wait_for_status(c, "/v1/slots", bearer(token), 403, within=1.5)
-        assert took <= 1.0 + 0.2
+        assert error_code(await after_revalidation(c, "/v1/slots", bearer(token))) == (403, "forbidden")
 
 
 async def test_token_of_a_key_revoked_elsewhere_dies_within_a_second(live_server, clean, tenant):
@@ -115,8 +111,7 @@ async def test_token_of_a_key_revoked_elsewhere_dies_within_a_second(live_server
         async with clean.engine.begin() as conn:
             await conn.execute(text("UPDATE api_keys SET revoked_at = created_at WHERE id = :id"),
                                {"id": tenant.key.id})
-        took = await wait_for_status(c, "/v1/me", bearer(token), 401, within=1.5)
-    assert took <= 1.0 + 0.2
+        assert error_code(await after_revalidation(c, "/v1/me", bearer(token))) == (401, "unauthorised")
 
 
 async def test_token_stops_working_when_its_group_leaves_the_network(live_server, clean, clock):
@@ -130,7 +125,7 @@ async def test_token_stops_working_when_its_group_leaves_the_network(live_server
         async with clean.engine.begin() as conn:
             await conn.execute(text("UPDATE practice_groups SET network_id = NULL WHERE id = :id"),
                                {"id": member.id})
-        await wait_for_status(c, "/v1/me", bearer(token), 403, within=1.5)
+        assert error_code(await after_revalidation(c, "/v1/me", bearer(token))) == (403, "forbidden")
 
 
 # ---- the key cache -------------------------------------------------------------------------------------
@@ -184,8 +179,7 @@ async def test_revoke_by_the_cli_process_takes_effect_within_a_second(live_serve
         assert (await c.get("/v1/me")).status_code == 200
         done = await asyncio.to_thread(openhero_process, database_url, "keys", "revoke", str(tenant.key.id))
         assert done.returncode == 0, done.stderr
-        took = await wait_for_status(c, "/v1/me", {}, 401, within=1.5)
-    assert took <= 1.0 + 0.2
+        assert error_code(await after_revalidation(c, "/v1/me", {})) == (401, "unauthorised")
 
 
 async def test_group_header_with_non_ascii_digits_is_401(live_server, tenant):

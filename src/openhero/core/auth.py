@@ -124,6 +124,7 @@ class KeyCache:
         self.networks: dict[int, Any] = {}
         self.checked_at = time.monotonic()
         self.generation = _generation
+        self.epoch = 0  # bumped by every revalidation: a lookup that raced one does not store what it read
         self._lock = asyncio.Lock()
 
     async def fresh(self) -> None:
@@ -144,6 +145,7 @@ class KeyCache:
             group_rows = (await conn.execute(
                 select(practice_groups.c.id, practice_groups.c.network_id)
                 .where(practice_groups.c.id.in_(group_ids)))).all() if group_ids else []
+        self.epoch += 1
         self.keys, self.by_hash = {}, {}
         for row in key_rows:
             self._store(row)
@@ -154,9 +156,7 @@ class KeyCache:
     def _store(self, row: Any) -> KeyState:
         if len(self.keys) + len(self.networks) >= CACHE_LIMIT:
             self.keys, self.by_hash, self.networks = {}, {}, {}
-        state = KeyState(key_id=row.id, key_hash=row.key_hash, home_group=row.practice_group_id,
-                         scopes=frozenset(row.scopes or ()), permissions=frozenset(row.permissions or ()),
-                         revoked=row.revoked_at is not None)
+        state = _state(row)
         self.keys[state.key_id] = state
         self.by_hash[state.key_hash] = state.key_id
         return state
@@ -168,33 +168,52 @@ class KeyCache:
         key_id = self.by_hash.get(digest)
         if key_id is not None:
             return self.keys[key_id]
+        epoch = self.epoch
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(_KEY_COLUMNS.where(ApiKey.prefix == raw[:LOOKUP_LENGTH]))).first()
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None  # unknown keys are not cached: nothing to invalidate, and no memory for guessers
-        return self._store(row)
+        return self._store(row) if epoch == self.epoch else _state(row)
 
     async def by_id(self, key_id: int) -> KeyState | None:
         state = self.keys.get(key_id)
         if state is not None:
             return state
+        epoch = self.epoch
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(_KEY_COLUMNS.where(ApiKey.id == key_id))).first()
-        return None if row is None else self._store(row)
+        if row is None:
+            return None
+        return self._store(row) if epoch == self.epoch else _state(row)
 
     async def same_network(self, home: int, requested: int) -> bool:
         missing = [g for g in (home, requested) if g not in self.networks]
         if missing:
             if len(self.keys) + len(self.networks) >= CACHE_LIMIT:
                 self.keys, self.by_hash, self.networks = {}, {}, {}
+            epoch = self.epoch
             async with self.db.engine.connect() as conn:
                 rows = (await conn.execute(select(practice_groups.c.id, practice_groups.c.network_id)
                                            .where(practice_groups.c.id.in_(missing)))).all()
-            for gid in missing:
-                self.networks[gid] = _NO_GROUP
-            self.networks.update({row[0]: row[1] for row in rows})
-        home_network, target_network = self.networks[home], self.networks[requested]
+            found: dict[int, Any] = {gid: _NO_GROUP for gid in missing}
+            found.update({row[0]: row[1] for row in rows})
+            # What this request read counts for it; it is kept only if no revalidation ran meanwhile (else
+            # it could be older than what the revalidation stored, and would outlive it).
+            if epoch == self.epoch:
+                self.networks.update(found)
+                networks = self.networks
+            else:
+                networks = {**self.networks, **found}
+        else:
+            networks = self.networks
+        home_network, target_network = networks[home], networks[requested]
         return home_network is not None and home_network is not _NO_GROUP and target_network == home_network
+
+
+def _state(row: Any) -> KeyState:
+    return KeyState(key_id=row.id, key_hash=row.key_hash, home_group=row.practice_group_id,
+                    scopes=frozenset(row.scopes or ()), permissions=frozenset(row.permissions or ()),
+                    revoked=row.revoked_at is not None)
 
 
 _KEY_COLUMNS = select(ApiKey.id, ApiKey.key_hash, ApiKey.practice_group_id, ApiKey.scopes, ApiKey.permissions,
