@@ -22,6 +22,7 @@ from openhero.core.errors import install_error_handlers
 from openhero.core.idempotency import IdempotencyMiddleware
 from openhero.core.openapi import install_openapi
 from openhero.core.ratelimit import KeyRateLimiter
+from openhero.core.routing import include_routes, install_route_index
 from openhero.core.sandbox import wrap_clock
 from openhero.core.security import SecurityMiddleware
 from openhero.domains import domain_modules
@@ -91,7 +92,7 @@ def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
         for _domain, module in domain_modules(kind):
             if getattr(module, "SANDBOX_ONLY", False) and not sandbox:
                 continue
-            app.include_router(module.router)
+            include_routes(app, module.router)
 
 
 def _install_operations(app: FastAPI, settings: Settings) -> None:
@@ -106,7 +107,7 @@ def _install_operations(app: FastAPI, settings: Settings) -> None:
 
         observers.append(RequestMetrics())
     app.add_middleware(RequestObserverMiddleware, observers=observers)
-    app.include_router(ops_router(settings.metrics_enabled))
+    include_routes(app, ops_router(settings.metrics_enabled))
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, run_worker: bool | None = None,
@@ -180,5 +181,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     _include_domains(app, sandbox=settings.sandbox)
 
     install_openapi(app)
+    install_route_index(app)
 
     return app

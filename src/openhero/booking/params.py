@@ -51,7 +51,7 @@ def parse_bound(name: str, raw: str | None, *, end: bool) -> datetime | None:
             f"{name} must be a date or date-time")]) from None
 
 
-def slot_filter(
+async def slot_filter(
     request: Request,
     appointment_type_id: Annotated[str | None, Query(description="Appointment type id (repeat for several)")] = None,
     location_id: Annotated[str | None, Query(description="Location id; repeat the key (or comma-separate) "

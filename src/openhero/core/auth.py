@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhero.core import tokens
 from openhero.core.apikeys import ApiKey, practice_groups
 from openhero.core.db import Database
-from openhero.core.deps import ClockDep, SettingsDep
+from openhero.core.deps import get_clock
 from openhero.core.errors import Forbidden, Unauthorised
 from openhero.core.ids import MAX_ID, to_id
 
@@ -49,9 +49,11 @@ ACCESS_TOKEN_PURPOSE = "elements"
 REVALIDATE_SECONDS = 0.5  # a cached key or group is never older than this when a request uses it
 CACHE_LIMIT = 20_000  # entries (keys + groups) before the cache starts over
 
-# Declared so OpenAPI shows both headers as the security scheme; parsed by ``authenticate``.
+# The security schemes OpenAPI shows for every operation that depends on ``authenticate`` (core/openapi.py
+# adds them); ``authenticate`` reads the headers itself.
 api_key_header = APIKeyHeader(name="x-api-key", scheme_name="apiKeyAuth", auto_error=False)
 group_header = APIKeyHeader(name="x-practice-group-id", scheme_name="practiceGroupId", auto_error=False)
+SECURITY_SCHEMES = (api_key_header, group_header)
 
 
 def new_key_secret() -> str:
@@ -256,22 +258,25 @@ def _outside_network() -> Forbidden:
 
 # ---- the dependency ------------------------------------------------------------------------------------
 
-async def authenticate(
-    request: Request,
-    settings: SettingsDep,
-    clock: ClockDep,
-    api_key: Annotated[str | None, Depends(api_key_header)],
-    group: Annotated[str | None, Depends(group_header)],
-) -> Principal:
+async def authenticate(request: Request) -> Principal:
+    """The caller, from ``x-api-key`` + ``x-practice-group-id`` or an Elements bearer token.
+
+    One dependency with no sub-dependencies of its own (FastAPI re-checks every node of a route's dependency
+    graph on every request; the header schemes are declared to OpenAPI by ``security_schemes`` instead).
+    """
     scope = request.scope
     principal = scope.get("openhero.principal")
     if principal is not None:
         return principal  # type: ignore[no-any-return]
+    headers = request.headers
+    api_key, group = headers.get("x-api-key"), headers.get("x-practice-group-id")
+    clock = await get_clock(request)  # in sandbox mode this also selects the acting group's clock and faults
     cache = key_cache(request)
     await cache.fresh()
-    authorization = request.headers.get("authorization", "")
+    authorization = headers.get("authorization", "")
     if not api_key and authorization[:7].lower() == "bearer ":
-        principal = await _from_token(cache, settings.secret_key, clock.now(), authorization[7:].strip(), group)
+        principal = await _from_token(cache, request.app.state.settings.secret_key, clock.now(),
+                                      authorization[7:].strip(), group)
     else:
         principal = await _from_key(cache, api_key, group)
     limiter = getattr(request.app.state, "limiter", None)

@@ -26,7 +26,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from openhero.core import pagination
-from openhero.core.auth import authenticate
+from openhero.core.auth import SECURITY_SCHEMES, authenticate
 from openhero.core.openapi_operations import OPERATIONS, OperationDoc
 
 ERROR_SCHEMA = "HeroErrorResponse"
@@ -284,11 +284,29 @@ def _document_idempotency(operation: dict[str, Any], method: str) -> None:
         operation["responses"] = dict(sorted(responses.items()))
 
 
+def _calls(dependant: Any) -> Iterator[Any]:
+    yield dependant.call
+    for sub in dependant.dependencies:
+        yield from _calls(sub)
+
+
+def _declare_security(schema: dict[str, Any], operation: dict[str, Any], route: Any) -> None:
+    """``authenticate`` reads ``x-api-key`` and ``x-practice-group-id`` itself (no header dependencies to solve
+    per request); every operation that depends on it requires both, as one security requirement."""
+    if route is None or operation.get("security") or authenticate not in set(_calls(route.dependant)):
+        return
+    operation["security"] = [{scheme.scheme_name: [] for scheme in SECURITY_SCHEMES}]
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    for scheme in SECURITY_SCHEMES:
+        schemes.setdefault(scheme.scheme_name, scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
 def postprocess(schema: dict[str, Any], routes: dict[tuple[str, str], Any]) -> dict[str, Any]:
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
             if method not in METHODS or not isinstance(operation, dict):
                 continue
+            _declare_security(schema, operation, routes.get((path, method)))
             _merge_security(operation)
             document_operation(operation, routes.get((path, method)))
             _document_idempotency(operation, method)

@@ -18,7 +18,7 @@ from openhero.patients.pds import PdsAdapter, get_pds_adapter
 router = APIRouter(dependencies=[Depends(authenticate)], tags=["Patients"])
 
 
-def pds_adapter(request: Request, settings: SettingsDep) -> PdsAdapter:
+async def pds_adapter(request: Request, settings: SettingsDep) -> PdsAdapter:
     """The configured adapter; ``app.state.pds_adapter`` overrides it (tests, embedding)."""
     adapter = getattr(request.app.state, "pds_adapter", None)
     return adapter if adapter is not None else get_pds_adapter(settings)
@@ -152,7 +152,7 @@ def _no_control_characters(**params: str | None) -> None:
         )
 
 
-def _v3_filter(
+async def _v3_filter(
     first_name: Annotated[str | None, Query()] = None,
     last_name: Annotated[str | None, Query()] = None,
     dob: Annotated[str | None, Query(description="Exact date of birth, YYYY-MM-DD.", examples=["1990-12-31"])] = None,

@@ -28,7 +28,7 @@ CLOCK_NOTE = (
 )
 
 
-def _state(request: Request) -> SandboxState:
+async def _state(request: Request) -> SandboxState:
     state = sandbox_state(request.app.state.clock)
     if state is None:  # the router is only mounted in sandbox mode; defensive
         raise NotFound("Route")
