@@ -41,11 +41,8 @@ async def create_access_token(principal: PrincipalDep, settings: SettingsDep, cl
 
 
 def _group_out(group) -> schemas.PracticeGroupOut:  # type: ignore[no-untyped-def]
-    return schemas.PracticeGroupOut.model_validate(
-        {**{c: getattr(group, c) for c in ("id", "name", "sector", "ods_code", "network_id", "phone", "email",
-                                             "prescription_partner_enabled", "prescription_partner", "email_from",
-                                             "email_reply_to", "created_at")},
-         "address": group.address or {}})
+    fields = group if isinstance(group, dict) else {c: getattr(group, c) for c in service.GROUP_VIEW_COLUMNS}
+    return schemas.PracticeGroupOut.model_validate({**fields, "address": fields["address"] or {}})
 
 
 @router.get("/v1/me", operation_id="getPracticeGroupById", tags=["Practice Group"],
@@ -55,7 +52,7 @@ def _group_out(group) -> schemas.PracticeGroupOut:  # type: ignore[no-untyped-de
                         "acts cross-organisation). openhero completes Hero's guide-level shape with ods_code, "
                         "network_id, phone, email and the prescription partner switch.")
 async def get_me(session: SessionDep, principal: PrincipalDep) -> schemas.PracticeGroupOut:
-    return _group_out(await service.get_practice_group(session, principal))
+    return _group_out(await service.practice_group_view(session, principal))
 
 
 @router.patch("/v1/me", operation_id="updatePracticeGroup", tags=["Practice Group"],

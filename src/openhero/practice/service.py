@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.auth import Principal
@@ -20,6 +20,23 @@ async def get_practice_group(session: AsyncSession, principal: Principal) -> Pra
     if group is None:
         raise NotFound("Practice group")
     return group
+
+
+GROUP_VIEW_COLUMNS = ("id", "name", "sector", "ods_code", "network_id", "phone", "email",
+                       "prescription_partner_enabled", "prescription_partner", "email_from", "email_reply_to",
+                       "created_at", "address")
+_GROUP_VIEW = select(*(getattr(PracticeGroup, c) for c in GROUP_VIEW_COLUMNS)).where(
+    PracticeGroup.id == bindparam("group_id"))
+
+
+async def practice_group_view(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """The acting group's public fields as a dict (one Core select, no ORM object: ``GET /v1/me`` is the
+    most frequent call a partner makes)."""
+    conn = await session.connection()
+    row = (await conn.execute(_GROUP_VIEW, {"group_id": principal.practice_group_id})).first()
+    if row is None:
+        raise NotFound("Practice group")
+    return dict(row._mapping)
 
 
 async def update_practice_group(session: AsyncSession, principal: Principal,

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SessionDep
-from openhero.core.pagination import PageDep, array_filter, enum_error, parse_ids, parse_sort
+from openhero.core.pagination import PageDep, array_filter, array_filters, enum_error, parse_ids, parse_sort
 from openhero.core.schemas import ListResponse
 from openhero.tasks import schemas, service
 from openhero.tasks.models import Task
@@ -55,22 +55,24 @@ _TASK_PAGE = TypeAdapter(ListResponse[schemas.TaskOut])
 
 
 async def _task_filter(
-    statuses: Annotated[list[str], Depends(array_filter("status", schemas.TaskStatus, documented_name="status[]"))],
-    priorities: Annotated[list[str], Depends(array_filter("priority", schemas.TaskPriority,
-                                                          documented_name="priority[]"))],
-    assignee_ids: Annotated[list[str], Depends(array_filter(
-        "assignee_id", documented_name="assignee_id[]",
-        description="admin ids; with assignee_type[]=admin_team, admin team ids"))],
-    assignee_types: Annotated[list[str], Depends(array_filter(
-        "assignee_type", documented_name="assignee_type[]",
-        description="admin | admin_team | unassigned (Admin, AdminTeam, Unassigned also accepted)"))],
-    order_by: Annotated[list[str], Depends(array_filter("order_by", documented_name="order_by[]",
-                                                        description="created_at (default) | priority | "
-                                                                    "updated_at | status"))],
-    order_descending: Annotated[list[str], Depends(array_filter(
-        "order_descending", documented_name="order_descending[]",
-        description="true | false per order_by entry (default true: newest first)"))],
+    arrays: Annotated[dict[str, list[str]], Depends(array_filters(
+        statuses=array_filter("status", schemas.TaskStatus, documented_name="status[]"),
+        priorities=array_filter("priority", schemas.TaskPriority, documented_name="priority[]"),
+        assignee_ids=array_filter("assignee_id", documented_name="assignee_id[]",
+                                  description="admin ids; with assignee_type[]=admin_team, admin team ids"),
+        assignee_types=array_filter(
+            "assignee_type", documented_name="assignee_type[]",
+            description="admin | admin_team | unassigned (Admin, AdminTeam, Unassigned also accepted)"),
+        order_by=array_filter("order_by", documented_name="order_by[]",
+                              description="created_at (default) | priority | updated_at | status"),
+        order_descending=array_filter("order_descending", documented_name="order_descending[]",
+                                      description="true | false per order_by entry (default true: newest "
+                                                  "first)"),
+    ))],
 ) -> service.TaskFilter:
+    statuses, priorities, assignee_ids = arrays["statuses"], arrays["priorities"], arrays["assignee_ids"]
+    assignee_types, order_by, order_descending = (arrays["assignee_types"], arrays["order_by"],
+                                                  arrays["order_descending"])
     types = []
     for i, raw in enumerate(assignee_types):
         value = _ASSIGNEE_TYPES.get(raw.strip().lower())
