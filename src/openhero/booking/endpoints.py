@@ -65,10 +65,22 @@ def _utc_text(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds")[:-6] + "Z" if value.utcoffset() == ZERO else format_timestamp(value)
 
 
+_TIMES: dict[datetime, str] = {}  # slot boundaries repeat (every practitioner's 09:00), so their text is kept
+
+
+def _time_text(value: datetime) -> str:
+    text = _TIMES.get(value)
+    if text is None:
+        if len(_TIMES) >= 8192:
+            _TIMES.clear()
+        text = _TIMES[value] = _utc_text(value)
+    return text
+
+
 def _slot_dict(row: Any) -> dict[str, str]:
-    return {"id": str(row.id), "practitioner_id": str(row.practitioner_id),
-            "appointment_type_id": str(row.appointment_type_id), "location_id": str(row.location_id),
-            "start_time": _utc_text(row.start_time), "finish_time": _utc_text(row.finish_time)}
+    slot_id, practitioner_id, type_id, location_id, start, finish = row[:6]
+    return {"id": str(slot_id), "practitioner_id": str(practitioner_id), "appointment_type_id": str(type_id),
+            "location_id": str(location_id), "start_time": _time_text(start), "finish_time": _time_text(finish)}
 
 
 @router.get("/v1/slots", operation_id="listSlots", tags=["Booking"],

@@ -139,10 +139,16 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(sub)
 
 
+def authenticates(route: Any) -> bool:
+    """Whether the route runs ``authenticate`` (directly or through a scope check that calls it)."""
+    return any(d.call is authenticate or getattr(d.call, "openhero_authenticates", False)
+               for d in _dependants(route.dependant))
+
+
 def route_statuses(route: Any) -> set[int]:
     """The error statuses a route's own metadata reveals."""
     statuses: set[int] = set()
-    if any(d.call is authenticate for d in _dependants(route.dependant)):
+    if authenticates(route):
         statuses |= {401, 403, 429}
     if route.dependant.path_params:
         # 404 for an id naming nothing here; 400 for text no field may hold (a NUL character, say).
@@ -284,16 +290,10 @@ def _document_idempotency(operation: dict[str, Any], method: str) -> None:
         operation["responses"] = dict(sorted(responses.items()))
 
 
-def _calls(dependant: Any) -> Iterator[Any]:
-    yield dependant.call
-    for sub in dependant.dependencies:
-        yield from _calls(sub)
-
-
 def _declare_security(schema: dict[str, Any], operation: dict[str, Any], route: Any) -> None:
     """``authenticate`` reads ``x-api-key`` and ``x-practice-group-id`` itself (no header dependencies to solve
     per request); every operation that depends on it requires both, as one security requirement."""
-    if route is None or operation.get("security") or authenticate not in set(_calls(route.dependant)):
+    if route is None or operation.get("security") or not authenticates(route):
         return
     operation["security"] = [{scheme.scheme_name: [] for scheme in SECURITY_SCHEMES}]
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
