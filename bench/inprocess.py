@@ -10,7 +10,7 @@ ratio to the ceiling (the same prebuilt page from a bare FastAPI route) is taken
     .venv/bin/python bench/inprocess.py [--backend sqlite|postgres] [--days 7] [--rounds 5] [--requests 2000]
                                         [--profile ROUTE] [--only LABELS]
 
-``--profile me`` (or slots, tasks, 404, healthz) runs that route under cProfile after the rounds and prints
+``--profile me`` (or slots, slots1k, tasks, 404, 404id, healthz) runs that route under cProfile after the rounds and prints
 the 30 most expensive functions by cumulative and by own time.
 """
 
@@ -96,6 +96,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             "tasks": Caller(app, tasks_list.QUERY, seed["tasks"], 200),  # type: ignore[arg-type]
             "me": Caller(app, "/v1/me", big.headers, 200),  # type: ignore[attr-defined]
             "404": Caller(app, "/v1/slots/abc", big.headers, 404),  # type: ignore[attr-defined]
+            "404id": Caller(app, "/v1/slots/999999999", big.headers, 404),  # type: ignore[attr-defined]
             "healthz": Caller(app, "/healthz", {}, 200),
         }
         for caller in routes.values():
@@ -110,7 +111,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
 
         ceiling = {name: Caller(ceiling_app.app, f"/page/{page}", {}, 200)
                    for name, page in (("slots", "slots"), ("slots1k", "slots"), ("tasks", "tasks"), ("me", "me"),
-                                      ("404", "me"), ("healthz", "me"))}
+                                      ("404", "me"), ("404id", "me"), ("healthz", "me"))}
         only = [r for r in (args.only.split(",") if args.only else routes)]
         for name in only:  # warm up
             await routes[name].batch(200)
@@ -147,7 +148,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", default="", help="route to run under cProfile afterwards")
-    parser.add_argument("--only", default="", help="comma-separated routes: slots,slots1k,tasks,me,404,healthz")
+    parser.add_argument("--only", default="", help="comma-separated routes: slots,slots1k,tasks,me,404,404id,healthz")
     args = parser.parse_args()
     with fresh_database(args.backend) as url:
         try:

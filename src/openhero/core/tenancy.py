@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.auth import Principal
@@ -24,14 +24,27 @@ def owned(model: type[M], principal: Principal) -> Select[tuple[M]]:
     return select(model).where(model.practice_group_id == principal.practice_group_id)  # type: ignore[attr-defined]
 
 
+_BY_ID: dict[Any, Select[Any]] = {}  # one statement per model, values bound per call
+
+
+def _by_id(model: Any) -> Select[Any]:
+    stmt = _BY_ID.get(model)
+    if stmt is None:
+        stmt = _BY_ID[model] = select(model).where(model.practice_group_id == bindparam("owner"),
+                                                   model.id == bindparam("row_id"))
+    return stmt
+
+
 async def get_owned(session: AsyncSession, model: type[M], raw_id: str | int, principal: Principal,
                     what: str = "Resource", *, for_update: bool = False, options: Any = ()) -> M:
-    stmt = owned(model, principal).where(model.id == parse_id(raw_id, what))  # type: ignore[attr-defined]
+    row_id = parse_id(raw_id, what)  # an id that cannot exist is 404 before any SQL is built
+    stmt = _by_id(model)
     if options:
         stmt = stmt.options(*options)
     if for_update:
         stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).scalar_one_or_none()
+    row = (await session.execute(stmt, {"owner": principal.practice_group_id, "row_id": row_id})
+           ).scalar_one_or_none()
     if row is None:
         raise NotFound(what)
-    return row
+    return row  # type: ignore[no-any-return]
