@@ -18,6 +18,7 @@ from openhero import __version__
 from openhero.api_docs import install_docs
 from openhero.core.clock import Clock
 from openhero.core.db import Database
+from openhero.core.deps import ReadSessionMiddleware
 from openhero.core.errors import install_error_handlers
 from openhero.core.idempotency import IdempotencyMiddleware
 from openhero.core.openapi import install_openapi
@@ -166,7 +167,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
     # Outermost first on the way in: request id, request log and metrics, security (body cap before anything
-    # buffers), idempotency.
+    # buffers), idempotency, and innermost the finishing of GET handlers' sessions (core/deps.py).
+    app.add_middleware(ReadSessionMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
                        forwarded_allow_ips=settings.forwarded_allow_ips)

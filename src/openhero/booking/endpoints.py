@@ -13,7 +13,7 @@ from openhero.booking.appointments import Placement, ReserveCommand
 from openhero.booking.models import Appointment, AppointmentType
 from openhero.booking.params import SlotFilterDep
 from openhero.core.auth import PrincipalDep, authenticate, require_any_scope, require_scope
-from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.ids import parse_ids
 from openhero.core.pagination import PageDep, array_filter, parse_bool
@@ -43,7 +43,7 @@ def type_out(t: AppointmentType, *, next_available_at: datetime | None = None, s
                         "computed from free future slots (at the given locations when narrowed). Needs the "
                         "booking or booking_links scope.")
 async def list_appointment_types(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep,
     location_ids: Annotated[list[str], Depends(array_filter("location_ids"))],
     has_availability: Annotated[str | None, Query()] = None,
 ) -> ListResponse[schemas.AppointmentTypeOut]:
@@ -92,7 +92,7 @@ def _slot_dict(row: Any) -> dict[str, str]:
                         "(`location_id=1&location_id=2`, `location_id[]=`) or comma-separated; `start_date`/"
                         "`end_date` take a date (a whole UK day, Europe/London) or an ISO date-time (UTC without "
                         "an offset). Needs the booking scope.")
-async def list_slots(session: SessionDep, principal: PrincipalDep, clock: ClockDep, flt: SlotFilterDep,
+async def list_slots(session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep, flt: SlotFilterDep,
                      page: PageDep) -> Response:
     rows, count = await service.list_slots(session, principal, flt, page, clock.now())
     # Hot path: rows are serialised straight to JSON (no per-row model validation).
@@ -105,7 +105,7 @@ async def list_slots(session: SessionDep, principal: PrincipalDep, clock: ClockD
             summary="Count the bookable slots matching the filters.",
             description="Same filters and the same notion of bookable as GET /v1/slots. Response `{count}` "
                         "(openhero: the body was not visible in Hero's docs). Needs the booking scope.")
-async def count_slots(session: SessionDep, principal: PrincipalDep, clock: ClockDep, flt: SlotFilterDep
+async def count_slots(session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep, flt: SlotFilterDep
                       ) -> schemas.SlotCount:
     return schemas.SlotCount(count=await service.count_slots(session, principal, flt, clock.now()))
 
@@ -114,7 +114,7 @@ async def count_slots(session: SessionDep, principal: PrincipalDep, clock: Clock
             dependencies=[BookingScope], summary="Fetch one slot by id.",
             description="Any published slot of the practice group, whether free or not; another group's or an "
                         "unknown id is 404. Needs the booking scope.")
-async def get_slot(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.SlotOut:
+async def get_slot(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.SlotOut:
     return schemas.SlotOut.model_validate(await service.get_slot(session, principal, id))
 
 
@@ -165,7 +165,7 @@ async def create_appointment(session: SessionDep, principal: PrincipalDep, clock
                         "`can_be_rescheduled`: a booking outside that window. Both say whether the action would "
                         "succeed without `suppress_cancellation_policy`. openhero adds `cancelled_at`, "
                         "`rescheduled_at`, `reason`, `billpayer_id`. Needs the booking scope.")
-async def get_appointment(id: str, session: SessionDep, principal: PrincipalDep, clock: ClockDep
+async def get_appointment(id: str, session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep
                           ) -> schemas.AppointmentOut:
     appt = await appointments.get_appointment(session, principal, id)
     return await appointment_out(session, principal, appt, clock.now())

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from openhero.core.auth import PrincipalDep, authenticate
-from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep, array_filter, enum_error, parse_ids, parse_sort
 from openhero.episodes import schemas, service, views
 
@@ -63,7 +63,7 @@ FilterDep = Annotated[service.EpisodeFilter, Depends(_episode_filter)]
                     "choosing sort order.",
             description=f"{FILTER_RULE} Each item embeds its assignees `{{type, id, name}}` (empty when "
                         f"unassigned), its tasks (oldest first) and a patient summary. {TASKS_RULE}")
-async def list_episodes(session: SessionDep, principal: PrincipalDep, page: PageDep,
+async def list_episodes(session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
                         flt: FilterDep) -> schemas.EpisodeList:
     rows, count = await service.list_episodes(session, principal, flt, page)
     return schemas.EpisodeList(data=await views.list_items(session, rows), count=count)
@@ -74,7 +74,7 @@ async def list_episodes(session: SessionDep, principal: PrincipalDep, page: Page
             description="openhero's v2 (Hero's was not published): the same filters, sorting and paging as "
                         "GET /v1/episodes, plus `patient_id[]`, with lighter rows: `task_count`, "
                         f"`open_task_count` and `note_count` instead of embedded tasks. {FILTER_RULE}")
-async def list_episodes_v2(session: SessionDep, principal: PrincipalDep, page: PageDep,
+async def list_episodes_v2(session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
                            flt: FilterDep) -> schemas.EpisodeListV2:
     rows, count = await service.list_episodes(session, principal, flt, page)
     return schemas.EpisodeListV2(data=await views.list_items_v2(session, rows), count=count)
@@ -84,7 +84,7 @@ async def list_episodes_v2(session: SessionDep, principal: PrincipalDep, page: P
             summary="Fetch one episode with its assignees and linked tasks.",
             description="Adds to the list item the episode's live (unarchived) notes, oldest first (openhero). "
                         f"Another practice group's episode is 404. {TASKS_RULE}")
-async def get_episode(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.Episode:
+async def get_episode(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.Episode:
     return await views.full(session, await service.get_episode(session, principal, id))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from openhero.core.auth import PrincipalDep, authenticate
-from openhero.core.deps import SessionDep
+from openhero.core.deps import ReadSessionDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.pagination import PageDep, parse_bool
 from openhero.forms import schemas, service
@@ -48,7 +48,7 @@ def response_out(response: FormResponse) -> schemas.FormResponseOut:
                         "(`page_index`, `page_size`, default 20, max 100) and ordered by title; `count` is the "
                         "total matching. Any valid key.")
 async def list_forms(
-    session: SessionDep, principal: PrincipalDep, page: PageDep,
+    session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
     search: Annotated[str | None, Query()] = None,
     reply_form: Annotated[str | None, Query(description="true or false")] = None,
     form_type: Annotated[str | None, Query(description="questionnaire | response | appointment | "
@@ -69,7 +69,7 @@ async def list_forms(
             description="Each field carries Hero's `form_question_id` and `name` plus openhero's `type`, "
                         "`required`, `options` and `help_text` (Hero's page was cut off after `name`). "
                         "Another practice group's form is 404. Any valid key.")
-async def get_form(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.FormOut:
+async def get_form(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.FormOut:
     return form_out(await service.get_form(session, principal, id))
 
 
@@ -79,5 +79,5 @@ async def get_form(id: str, session: SessionDep, principal: PrincipalDep) -> sch
             description="Ids are numbers here, as in Hero's example. `client_id` is the patient who submitted; "
                         "`short_link_id` the booking or form link it came through; openhero adds `answers` "
                         "(question id, question, value; multi-choice values are arrays). Any valid key.")
-async def get_form_response(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.FormResponseOut:
+async def get_form_response(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.FormResponseOut:
     return response_out(await service.get_response(session, principal, id))

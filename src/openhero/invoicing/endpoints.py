@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.db import Database
-from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep
 from openhero.invoicing import invoices, schemas, service
 from openhero.invoicing.serializers import coupon_out, customer_out, invoice_out, product_out
@@ -35,7 +35,7 @@ DatabaseDep = Annotated[Database, Depends(_database)]
             description="Valid coupons only, ordered by name. `id` is the code to send in an invoice's "
                         "`coupons`; `amount_off` is in pence, `percent_off` a percentage; `applies_to` "
                         "`{\"products\": [\"prod_…\"]}` limits a coupon to those products' lines." + PAGED + ANY_KEY)
-async def list_coupons(session: SessionDep, principal: PrincipalDep, page: PageDep) -> schemas.CouponListResponse:
+async def list_coupons(session: ReadSessionDep, principal: PrincipalDep, page: PageDep) -> schemas.CouponListResponse:
     rows, count = await service.list_coupons(session, principal, page)
     return schemas.CouponListResponse(data=[coupon_out(c) for c in rows], count=count)
 
@@ -45,7 +45,7 @@ async def list_coupons(session: SessionDep, principal: PrincipalDep, page: PageD
             summary="Search the practice group's Stripe customers with a free-text query.",
             description="`query` matches name, email or phone (case-insensitive substring) or a `cus_…` id "
                         "exactly; an empty query lists every customer. Ordered by name." + PAGED + ANY_KEY)
-async def list_customers(session: SessionDep, principal: PrincipalDep, page: PageDep,
+async def list_customers(session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
                          query: Annotated[str, Query(max_length=200)]) -> schemas.StripeCustomerListResponse:
     rows, count = await service.search_customers(session, principal, query, page)
     return schemas.StripeCustomerListResponse(data=[customer_out(c) for c in rows], count=count)
@@ -70,7 +70,7 @@ async def create_customer(body: schemas.CreateCustomerRequest, session: SessionD
                         "customer most recently set with `set_default_customer`; a patient with none is their "
                         "own billpayer: a customer is made from their name, email and mobile the first time "
                         "and kept as the default. Another practice group's patient is 404." + ANY_KEY)
-async def get_default_customer(session: SessionDep, db: DatabaseDep, principal: PrincipalDep, clock: ClockDep,
+async def get_default_customer(session: ReadSessionDep, db: DatabaseDep, principal: PrincipalDep, clock: ClockDep,
                                patient_id: Annotated[str | None, Query()] = None) -> schemas.StripeCustomer:
     return customer_out(await service.get_default_customer(session, db, principal, patient_id, clock.now()))
 
@@ -131,7 +131,7 @@ async def update_invoice(id: str, body: schemas.UpdateInvoiceRequest, session: S
                         "appointment type with a price is a product, kept in step with the type (a new price "
                         "mints a new `price_…`; the old one stops being accepted, as an archived Stripe price)."
                         " Products saved with an item's `create: true` are listed too." + PAGED + ANY_KEY)
-async def list_products(session: SessionDep, db: DatabaseDep, principal: PrincipalDep, page: PageDep,
+async def list_products(session: ReadSessionDep, db: DatabaseDep, principal: PrincipalDep, page: PageDep,
                         clock: ClockDep) -> schemas.ProductListResponse:
     rows, count = await service.list_products(session, db, principal, page, clock.now())
     return schemas.ProductListResponse(data=[product_out(p) for p in rows], count=count)

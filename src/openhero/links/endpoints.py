@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from fastapi import APIRouter, Depends
 
 from openhero.core.auth import PrincipalDep, authenticate, require_scope
-from openhero.core.deps import ClockDep, SessionDep, SettingsDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.schemas import format_timestamp
 from openhero.links import schemas, service
 from openhero.links.models import BookingLink, FormLink, LinkMixin
@@ -84,7 +84,7 @@ async def create_booking_link(body: schemas.CreateBookingLinkRequest, session: S
                         "strings, practitioner empty when any may be booked), `patient_id` (null for a generic "
                         "link), `from_date` and `to_date` (YYYY-MM-DD or null). Another practice group's link is "
                         "404. " + LIFE)
-async def get_booking_link(id: str, session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+async def get_booking_link(id: str, session: ReadSessionDep, principal: PrincipalDep, settings: SettingsDep,
                            clock: ClockDep) -> schemas.BookingLinkOut:
     link = await service.get_booking_link(session, principal, id)
     return booking_link_out(link, settings.public_base_url, local_today(clock.now()))
@@ -129,7 +129,7 @@ async def create_form_link(body: schemas.CreateFormLinkRequest, session: Session
 @router.get("/v1/form_links/{id}", operation_id="getFormLink", tags=["Links"], response_model=schemas.FormLinkOut,
             summary="openhero extension: a form link with its counters.",
             description="**openhero extension**. Another practice group's link is 404. " + LIFE)
-async def get_form_link(id: str, session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+async def get_form_link(id: str, session: ReadSessionDep, principal: PrincipalDep, settings: SettingsDep,
                         clock: ClockDep) -> schemas.FormLinkOut:
     link = await service.get_form_link(session, principal, id)
     return form_link_out(link, settings.public_base_url, local_today(clock.now()))

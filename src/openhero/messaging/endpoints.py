@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from openhero.core.auth import PrincipalDep, require_scope
-from openhero.core.deps import ClockDep, SessionDep, SettingsDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.pagination import PageDep, parse_bool
 from openhero.core.schemas import ListResponse
 from openhero.messaging import attachments, batch, service, short_links
@@ -102,7 +102,7 @@ async def send_message(
     "the fallback links.",
 )
 async def get_message(
-    id: str, session: SessionDep, principal: PrincipalDep, settings: SettingsDep, clock: ClockDep
+    id: str, session: ReadSessionDep, principal: PrincipalDep, settings: SettingsDep, clock: ClockDep
 ) -> MessageOut:
     message, patient = await service.get_message(session, principal, id)
     campaign = await batch.get_batch(session, principal, str(message.batch_id)) if message.batch_id else None
@@ -153,7 +153,7 @@ async def create_batch(
     "QUEUED: batches with at least one such recipient).",
 )
 async def list_batches(
-    session: SessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
+    session: ReadSessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
 ) -> BatchMessageListOut:
     rows, count = await batch.list_batches(session, principal, status, page)
     return BatchMessageListOut.of([batch_out(b) for b in rows], count)
@@ -184,7 +184,7 @@ async def send_batch(id: str, session: SessionDep, principal: PrincipalDep, cloc
     description="Same shape as the create response; openhero adds recipient_count, created_at, "
     "send_requested_at and completed_at.",
 )
-async def get_batch(id: str, session: SessionDep, principal: PrincipalDep) -> BatchMessageOut:
+async def get_batch(id: str, session: ReadSessionDep, principal: PrincipalDep) -> BatchMessageOut:
     return batch_out(await batch.get_batch(session, principal, id))
 
 
@@ -199,7 +199,7 @@ async def get_batch(id: str, session: SessionDep, principal: PrincipalDep) -> Ba
     "QUEUED), error, patient_id, message_id. Another status value → 400.",
 )
 async def list_recipients(
-    id: str, session: SessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
+    id: str, session: ReadSessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
 ) -> ListResponse[BatchRecipientOut]:
     rows, count = await batch.list_recipients(session, principal, id, status, page)
     return ListResponse(data=[recipient_out(r, m) for r, m in rows], count=count)
@@ -216,7 +216,7 @@ async def list_recipients(
     "(the docs' example: created, not yet sent = queued).",
 )
 async def list_sends(
-    id: str, session: SessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
+    id: str, session: ReadSessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
 ) -> ListResponse[MessageOut]:
     rows, count = await batch.list_sends(session, principal, id, status, page)
     campaign = await batch.get_batch(session, principal, id)
@@ -238,7 +238,8 @@ async def list_sends(
     "name; `has_follow_up=true|false` filters; paged like every list.",
 )
 async def list_templates(
-    session: SessionDep, principal: PrincipalDep, page: PageDep, has_follow_up: Annotated[str | None, Query()] = None
+    session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
+    has_follow_up: Annotated[str | None, Query()] = None
 ) -> ListResponse[TemplateOut]:
     flag = None if has_follow_up in (None, "") else parse_bool("has_follow_up", has_follow_up)
     rows, count = await attachments.list_templates(session, principal, flag, page)
@@ -254,7 +255,7 @@ async def list_templates(
     description="openhero's shape: id, name, trigger (e.g. appointment.booked), message_type, "
     "offset_minutes (relative to the trigger), active, write_to_record and the template.",
 )
-async def get_automated_message(id: str, session: SessionDep, principal: PrincipalDep) -> AutomatedMessageOut:
+async def get_automated_message(id: str, session: ReadSessionDep, principal: PrincipalDep) -> AutomatedMessageOut:
     automated, template = await attachments.get_automated_message(session, principal, id)
     return automated_out(automated, template)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, Response
 
 from openhero.core import tokens
-from openhero.core.deps import ClockDep, SessionDep, SettingsDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.errors import NotFound, Unauthorised
 from openhero.core.ratelimit import limit_by_client
 from openhero.messaging import attachments, service
@@ -57,7 +57,7 @@ async def confirm(
 
 
 @router.get("/attachments/{uuid}")
-async def download(uuid: str, session: SessionDep, clock: ClockDep) -> Response:
+async def download(uuid: str, session: ReadSessionDep, clock: ClockDep) -> Response:
     """The file: inline only when its bytes are PDF, PNG or JPEG, otherwise a download; always nosniff
     and a sandboxing CSP (see ``attachments.served_file``)."""
     link = await attachments.open_attachment(session, uuid, today=clock.now().date())

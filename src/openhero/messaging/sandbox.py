@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from openhero.core.auth import PrincipalDep, require_scope
-from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.ids import require_id
 from openhero.core.pagination import PageDep, paginate
 from openhero.core.schemas import ListResponse
@@ -33,7 +33,7 @@ EXT = ["openhero extensions"]
     "with the outcome the magic recipients trigger. Filter by `message_id`.",
 )
 async def list_outbox(
-    session: SessionDep, principal: PrincipalDep, page: PageDep, message_id: Annotated[str | None, Query()] = None
+    session: ReadSessionDep, principal: PrincipalDep, page: PageDep, message_id: Annotated[str | None, Query()] = None
 ) -> ListResponse[OutboxEntryOut]:
     stmt = owned(SandboxOutboxEntry, principal)
     if message_id:

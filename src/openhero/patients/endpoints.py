@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from openhero.core.auth import PrincipalDep, authenticate
-from openhero.core.deps import ClockDep, SessionDep, SettingsDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.pagination import PageDep
 from openhero.core.schemas import ListResponse
@@ -109,7 +109,7 @@ _FIELD_DESCRIPTION = (
     description=_FIELD_DESCRIPTION + " Items are in the v1 patient shape.",
 )
 async def list_patients(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     field: FieldQuery = None,
@@ -128,7 +128,7 @@ async def list_patients(
     description=_FIELD_DESCRIPTION + " Items are in the v2 patient shape.",
 )
 async def list_patients_v2(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     field: FieldQuery = None,
@@ -203,7 +203,7 @@ async def _v3_filter(
     "(merged) records are left out.",
 )
 async def list_patients_v3(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     flt: Annotated[service.PatientSearch, Depends(_v3_filter)],
@@ -221,7 +221,7 @@ async def list_patients_v3(
     "at midnight UTC. Archived (merged-away) records are still readable, with "
     "`status: archived`.",
 )
-async def get_patient(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.PatientOut:
+async def get_patient(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.PatientOut:
     return views.patient_v1(await service.get_patient(session, principal, id))
 
 
@@ -238,7 +238,7 @@ async def get_patient(id: str, session: SessionDep, principal: PrincipalDep) -> 
 )
 async def get_patient_v2(
     id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     data_source: Annotated[Literal["hero", "ehr"], Query()] = "hero",
 ) -> schemas.PatientV2Out:
@@ -259,7 +259,7 @@ async def get_patient_v2(
     "attachment links take as `attachment_uuid`.",
 )
 async def list_attachments(
-    id: str, session: SessionDep, principal: PrincipalDep, page: PageDep
+    id: str, session: ReadSessionDep, principal: PrincipalDep, page: PageDep
 ) -> ListResponse[schemas.PatientAttachmentOut]:
     patient = await service.get_patient(session, principal, id)
     rows, count = await ehr.attachments(session, patient, page)
@@ -277,7 +277,7 @@ async def list_attachments(
     "already linked to the record, if any. Paged `{data, count}`.",
 )
 async def list_ehr_candidates(
-    id: str, session: SessionDep, principal: PrincipalDep, page: PageDep
+    id: str, session: ReadSessionDep, principal: PrincipalDep, page: PageDep
 ) -> ListResponse[schemas.PatientEhrCandidateOut]:
     patient = await service.get_patient(session, principal, id)
     rows, count = await ehr.candidates(session, patient, page)

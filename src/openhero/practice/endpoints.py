@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from openhero.core import tokens
 from openhero.core.auth import ACCESS_TOKEN_PURPOSE, Principal, PrincipalDep, authenticate, require_any_scope
-from openhero.core.deps import ClockDep, SessionDep, SettingsDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.errors import Forbidden
 from openhero.core.ids import parse_ids
 from openhero.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageDep, array_filter, parse_bool
@@ -51,7 +51,7 @@ def _group_out(group) -> schemas.PracticeGroupOut:  # type: ignore[no-untyped-de
             description="The group named by x-practice-group-id (a group in the key's network when the key "
                         "acts cross-organisation). openhero completes Hero's guide-level shape with ods_code, "
                         "network_id, phone, email and the prescription partner switch.")
-async def get_me(session: SessionDep, principal: PrincipalDep) -> schemas.PracticeGroupOut:
+async def get_me(session: ReadSessionDep, principal: PrincipalDep) -> schemas.PracticeGroupOut:
     return _group_out(await service.practice_group_view(session, principal))
 
 
@@ -72,7 +72,7 @@ async def update_me(body: schemas.UpdatePracticeGroupRequest, session: SessionDe
             summary="Report which capabilities the authenticated practice group has.",
             description="openhero's shape: one boolean per feature, combining the practice group's switches "
                         "and the calling key's scopes.")
-async def get_capabilities(session: SessionDep, principal: PrincipalDep) -> schemas.CapabilitiesOut:
+async def get_capabilities(session: ReadSessionDep, principal: PrincipalDep) -> schemas.CapabilitiesOut:
     group = await service.get_practice_group(session, principal)
     switches = {"sms": True, "email": True, "nhs_app": True, "write_to_record": True, "webhooks": True,
                 **(group.capabilities or {})}
@@ -91,7 +91,7 @@ async def get_capabilities(session: SessionDep, principal: PrincipalDep) -> sche
             response_model=schemas.ConfigurationOut,
             summary="Read the configuration settings of the authenticated practice group.",
             description="openhero's shape: the settings that change how the API behaves for this group.")
-async def get_configuration(session: SessionDep, principal: PrincipalDep, settings: SettingsDep
+async def get_configuration(session: ReadSessionDep, principal: PrincipalDep, settings: SettingsDep
                             ) -> schemas.ConfigurationOut:
     group = await service.get_practice_group(session, principal)
     return schemas.ConfigurationOut(
@@ -107,7 +107,7 @@ async def get_configuration(session: SessionDep, principal: PrincipalDep, settin
             summary="List the locations set up for online booking.",
             description="Locations enabled for online booking, as `{data, count}`. Needs the booking or "
                         "booking_links scope.")
-async def list_locations(session: SessionDep, principal: PrincipalDep) -> ListResponse[schemas.LocationOut]:
+async def list_locations(session: ReadSessionDep, principal: PrincipalDep) -> ListResponse[schemas.LocationOut]:
     rows = await service.list_locations(session, principal)
     data = [schemas.LocationOut.model_validate({**_attrs(r, "id", "name", "phone", "online_booking_enabled"),
                                                 "address": r.address or {}}) for r in rows]
@@ -132,7 +132,7 @@ def practitioner_out(p: Practitioner) -> schemas.PractitionerOut:
                         "locations; `has_availability=true` keeps practitioners with at least one free future "
                         "slot. Response `{data, count}` (openhero's shape).")
 async def list_practitioners(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep,
     location_ids: Annotated[list[str], Depends(array_filter("location_ids"))],
     appointment_type_ids: Annotated[list[str], Depends(array_filter("appointment_type_ids"))],
     has_availability: Annotated[str | None, Query(description="true: only practitioners with free slots")] = None,
@@ -157,14 +157,14 @@ async def list_practitioners(
 @router.get("/v1/practitioners/{id}", operation_id="getPractitioner", tags=["Practice Group"],
             response_model=schemas.PractitionerOut, dependencies=[ReferenceDataScope],
             summary="Fetch one practitioner by id.")
-async def get_practitioner(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.PractitionerOut:
+async def get_practitioner(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.PractitionerOut:
     return practitioner_out(await service.get_practitioner(session, principal, id))
 
 
 @router.get("/v1/admins", operation_id="listAdmins", tags=["Admin"], response_model=ListResponse[schemas.AdminOut],
             summary="List the practice group's admin users (paged, sortable by first name).")
 async def list_admins(
-    session: SessionDep, principal: PrincipalDep, page: PageDep,
+    session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
     order_by: Annotated[str | None, Query(pattern="^first_name$")] = None,
     order_descending: Annotated[str | None, Query()] = None,
 ) -> ListResponse[schemas.AdminOut]:

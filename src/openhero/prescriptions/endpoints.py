@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from openhero.core.auth import PrincipalDep, authenticate
-from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep
 from openhero.prescriptions import schemas, service
 from openhero.prescriptions.models import Pharmacy
@@ -27,7 +27,7 @@ def pharmacy_out(pharmacy: Pharmacy, prescriber_id: int) -> schemas.Pharmacy:
             description=f"{PRESCRIBER_RULE} An admin who is not a prescriber, or another practice group's, is "
                         "404. Sorted by name; paged with page_index/page_size (openhero: default 20, max 100); "
                         "`count` is the total.")
-async def get_prescriber_pharmacies(id: str, session: SessionDep, principal: PrincipalDep,
+async def get_prescriber_pharmacies(id: str, session: ReadSessionDep, principal: PrincipalDep,
                                     page: PageDep) -> schemas.PharmacyList:
     prescriber_id, rows, count = await service.prescriber_pharmacies_page(session, principal, id, page)
     return schemas.PharmacyList(data=[pharmacy_out(p, prescriber_id) for p in rows], count=count)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import TypeAdapter
 
 from openhero.core.auth import PrincipalDep, authenticate
-from openhero.core.deps import ClockDep, SessionDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep, array_filter, array_filters, enum_error, parse_ids, parse_sort
 from openhero.core.schemas import ListResponse
 from openhero.tasks import schemas, service
@@ -92,7 +92,7 @@ async def _task_filter(
                         "as `status[]=open` or `status=open`. `assignee_type[]=unassigned` finds tasks with no "
                         "assignee. Default order: created_at descending. Response `{data, count}` (openhero: "
                         "count is the total matching).")
-async def list_tasks(session: SessionDep, principal: PrincipalDep, page: PageDep,
+async def list_tasks(session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
                      flt: Annotated[service.TaskFilter, Depends(_task_filter)]) -> Response:
     rows, count = await service.list_tasks(session, principal, flt, page)
     # Validated once against the documented model and serialised straight to JSON bytes (returning the
@@ -106,7 +106,7 @@ async def list_tasks(session: SessionDep, principal: PrincipalDep, page: PageDep
             summary="Fetch one task (v2 shape) including its patient and linked records.",
             description="Linked records (form_response, appointment, communication) are `{id}` objects or null "
                         "(openhero's shape; Hero's was not published); assignee is `{type, id}` or null.")
-async def get_task(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.TaskOut:
+async def get_task(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.TaskOut:
     return task_out(await service.get_task(session, principal, id))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from openhero.core.auth import PrincipalDep, authenticate
-from openhero.core.deps import ClockDep, SessionDep, SettingsDep
+from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.pagination import PageDep, array_filter
 from openhero.core.schemas import ListResponse
 from openhero.webhooks import schemas, service
@@ -103,7 +103,7 @@ async def create_webhook(
     "subscriptions are not listed.",
 )
 async def list_webhooks(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     event_type: Annotated[str | None, Query()] = None,
@@ -121,7 +121,7 @@ async def list_webhooks(
     description="openhero: the same Webhook object create returns; another practice group's or a deleted "
     "subscription is a 404.",
 )
-async def get_webhook(id: str, session: SessionDep, principal: PrincipalDep) -> schemas.WebhookOut:
+async def get_webhook(id: str, session: ReadSessionDep, principal: PrincipalDep) -> schemas.WebhookOut:
     return webhook_out(await service.get_webhook(session, principal, id))
 
 
@@ -175,7 +175,7 @@ async def delete_webhook(id: str, session: SessionDep, principal: PrincipalDep, 
 )
 async def list_deliveries(
     id: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     page: PageDep,
     statuses: Annotated[
