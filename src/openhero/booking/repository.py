@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import Slot
 from openhero.booking.schemas import MAX_DURATION_MINUTES
+from openhero.core.db import read_rows
 
 # Slots never last longer than an appointment may, so overlap searches can bound their index range.
 MAX_SLOT_LENGTH = timedelta(minutes=MAX_DURATION_MINUTES)
@@ -115,7 +116,7 @@ def page_statement(group_id: int, flt: SlotFilter, now: datetime, *, limit: int,
 async def _rows(session: AsyncSession, kind: Any, flt: SlotFilter, now: datetime, **extra: Any) -> Sequence[Any]:
     """Run a prepared statement as Core rows (no ORM compilation layer: these only read columns)."""
     stmt, params = _prepared(kind, flt, now, **extra)
-    return (await (await session.connection()).execute(stmt, params)).all()
+    return await read_rows(session, stmt, params)
 
 
 async def page_free_slots(session: AsyncSession, group_id: int, flt: SlotFilter, now: datetime, *,

@@ -12,15 +12,16 @@ import asyncio
 import sqlite3
 import threading
 import weakref
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Executable, Integer, MetaData, Row, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
@@ -201,6 +202,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         # Read sessions issue no BEGIN: each SELECT reads its own consistent snapshot, and a request
         # saves a round trip to SQLite's thread.
+
+
+def _rows(session: Session, stmt: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
+    return session.connection().execute(stmt, params).all()
+
+
+async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
+    """A Core statement's rows through the session's connection, in one hop into SQLAlchemy's sync layer
+    (``await session.connection()`` then ``await conn.execute(...)`` is two; ~15 µs each). For hot reads
+    that select columns, not ORM objects."""
+    return await session.run_sync(_rows, stmt, params)
 
 
 class Database:

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.auth import Principal
+from openhero.core.db import read_rows
 from openhero.core.errors import NotFound
 from openhero.core.pagination import PageParams, paginate
 from openhero.core.tenancy import get_owned, owned
@@ -32,11 +33,10 @@ _GROUP_VIEW = select(*(getattr(PracticeGroup, c) for c in GROUP_VIEW_COLUMNS)).w
 async def practice_group_view(session: AsyncSession, principal: Principal) -> dict[str, Any]:
     """The acting group's public fields as a dict (one Core select, no ORM object: ``GET /v1/me`` is the
     most frequent call a partner makes)."""
-    conn = await session.connection()
-    row = (await conn.execute(_GROUP_VIEW, {"group_id": principal.practice_group_id})).first()
-    if row is None:
+    rows = await read_rows(session, _GROUP_VIEW, {"group_id": principal.practice_group_id})
+    if not rows:
         raise NotFound("Practice group")
-    return dict(row._mapping)
+    return dict(rows[0]._mapping)
 
 
 async def update_practice_group(session: AsyncSession, principal: Principal,

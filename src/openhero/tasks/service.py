@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.auth import Principal
+from openhero.core.db import read_rows
 from openhero.core.errors import ValidationFailed
 from openhero.core.pagination import PageParams
 from openhero.core.tenancy import get_owned
@@ -150,8 +151,7 @@ async def _run(session: AsyncSession, kind: Any, flt: TaskFilter, values: dict[s
     values = {**values, "statuses": flt.statuses, "priorities": flt.priorities,
               "id_types": [t for t in flt.assignee_types if t != "unassigned"] or ["admin"],
               "assignee_ids": flt.assignee_ids, "typed": [t for t in flt.assignee_types if t != "unassigned"]}
-    conn = await session.connection()
-    return list((await conn.execute(stmt, {name: values[name] for name in names})).all())
+    return list(await read_rows(session, stmt, {name: values[name] for name in names}))
 
 
 async def list_tasks(session: AsyncSession, principal: Principal, flt: TaskFilter, page: PageParams
