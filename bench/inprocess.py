@@ -73,12 +73,18 @@ class Caller:
             raise AssertionError(f"{self.path}: {got.get('status')} {b''.join(chunks)[:300]!r}")
         self.body = b"".join(chunks)
 
-    async def batch(self, n: int) -> float:
-        """CPU microseconds per request over ``n`` sequential requests."""
+    async def batch(self, n: int, concurrency: int = 1) -> float:
+        """CPU microseconds per request over ``n`` requests, ``concurrency`` at a time."""
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                await self.once()
+
         started = time.process_time()
-        for _ in range(n):
-            await self.once()
-        return (time.process_time() - started) / n * 1e6
+        if concurrency == 1:
+            await worker(n)
+        else:
+            await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
+        return (time.process_time() - started) / (n // concurrency * concurrency) * 1e6
 
 
 async def run(args: argparse.Namespace, url: str) -> None:
@@ -121,14 +127,15 @@ async def run(args: argparse.Namespace, url: str) -> None:
         ratio: dict[str, list[float]] = {n: [] for n in only}
         for round_no in range(args.rounds):
             for name in (only if round_no % 2 == 0 else list(reversed(only))):
-                a = await routes[name].batch(args.requests)
-                c = await ceiling[name].batch(args.requests)
+                a = await routes[name].batch(args.requests, args.concurrency)
+                c = await ceiling[name].batch(args.requests, args.concurrency)
                 own[name].append(a)
                 ref[name].append(c)
                 ratio[name].append(c / a)
         rows = [[name, f"{statistics.median(own[name]):,.0f}", f"{statistics.median(ref[name]):,.0f}",
                  f"{statistics.median(ratio[name]):.2f}"] for name in only]
-        print(f"\nCPU µs per request in process ({url.split(':')[0]}, {args.rounds} rounds × {args.requests}):")
+        print(f"\nCPU µs per request in process ({url.split(':')[0]}, {args.rounds} rounds × {args.requests}, "
+              f"{args.concurrency} at a time):")
         print(table(rows, ["route", "openhero µs", "ceiling µs", "ceiling/openhero"]))
         if args.profile:
             profiler = cProfile.Profile()
@@ -147,6 +154,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="requests in flight at once (32 is what bench/stack.py's wrk runs)")
     parser.add_argument("--profile", default="", help="route to run under cProfile afterwards")
     parser.add_argument("--only", default="", help="comma-separated routes: slots,slots1k,tasks,me,404,404id,healthz")
     args = parser.parse_args()
