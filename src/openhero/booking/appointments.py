@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, literal, select
+from sqlalchemy import Select, and_, bindparam, exists, null, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,15 +78,13 @@ _TASK_FACTS = (AppointmentType.name.label("type_name"), AppointmentType.assignee
                Practitioner.title, Practitioner.first_name, Practitioner.last_name, Location.name.label("site"))
 
 
-async def _appointment_row(session: AsyncSession, principal: Principal, raw_id: str, *, for_update: bool,
-                           task_facts: bool = False) -> Row[Any]:
-    """(appointment, its practice group[, the task's facts]) in one SELECT, or 404. The group lands in the
-    session's identity map, so ``practice_group`` (the policy, the response) costs no further query; only
-    the appointment's row is locked."""
+@cache
+def _appointment_statement(for_update: bool, task_facts: bool) -> Select[Any]:
+    """Built once per shape (building a select costs more CPU than PostgreSQL takes to run this one)."""
     stmt = (select(Appointment, PracticeGroup).select_from(Appointment)
             .join(PracticeGroup, PracticeGroup.id == Appointment.practice_group_id)
-            .where(Appointment.id == parse_id(raw_id, "Appointment"),
-                   Appointment.practice_group_id == principal.practice_group_id))
+            .where(Appointment.id == bindparam("appointment_id"),
+                   Appointment.practice_group_id == bindparam("group_id")))
     if task_facts:
         stmt = (stmt.add_columns(*_TASK_FACTS)
                 .outerjoin(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
@@ -93,7 +92,16 @@ async def _appointment_row(session: AsyncSession, principal: Principal, raw_id: 
                 .outerjoin(Location, Location.id == Appointment.location_id))
     if for_update:
         stmt = stmt.with_for_update(of=Appointment)
-    row = (await session.execute(stmt)).one_or_none()
+    return stmt
+
+
+async def _appointment_row(session: AsyncSession, principal: Principal, raw_id: str, *, for_update: bool,
+                           task_facts: bool = False) -> Row[Any]:
+    """(appointment, its practice group[, the task's facts]) in one SELECT, or 404. The group lands in the
+    session's identity map, so ``practice_group`` (the policy, the response) costs no further query; only
+    the appointment's row is locked."""
+    params = {"appointment_id": parse_id(raw_id, "Appointment"), "group_id": principal.practice_group_id}
+    row = (await session.execute(_appointment_statement(for_update, task_facts), params)).one_or_none()
     if row is None:
         raise NotFound("Appointment")
     # The identity map holds rows weakly: keep the group alive for the session's later ``practice_group``.
@@ -143,25 +151,25 @@ class SlotView:
     held_until: datetime | None
 
 
-def _overlap_condition(practitioner_id: int, start: datetime, end: datetime) -> Any:
-    # As repository.overlapping_slots: the lower bound keeps the (practitioner_id, start_time) range scan short.
-    return and_(Slot.practitioner_id == practitioner_id, Slot.start_time < end,
-                Slot.start_time > start - slots.MAX_SLOT_LENGTH, Slot.finish_time > start)
+_WHEN = Slot.start_time.type  # binds datetimes as the columns store them (UTC text on SQLite)
 
 
-def _placement_query(principal: Principal, placement: Placement, *, patient_id: int | None = None,
-                     with_patient: bool = False, with_slots: bool = False) -> Select[Any]:
+def _overlap_condition() -> Any:
+    """Slots of ``practitioner_id`` overlapping [``start``, ``end``); as repository.overlapping_slots, the lower
+    bound ``earliest`` (start - the longest slot) keeps the (practitioner_id, start_time) range scan short."""
+    return and_(Slot.practitioner_id == bindparam("practitioner_id"),
+                Slot.start_time < bindparam("end", type_=_WHEN), Slot.start_time > bindparam("earliest", type_=_WHEN),
+                Slot.finish_time > bindparam("start", type_=_WHEN))
+
+
+@cache
+def _placement_statement(with_patient: bool, with_slots: bool) -> Select[Any]:
     """One row per overlapping slot (one row with NULL slot columns when there is none) of: the group's
     hold length, the appointment type's flags and whether it is offered at the location, whether the
-    location, practitioner (and patient) exist in the group. No row: the group itself is gone."""
-    group_id = principal.practice_group_id
-    type_id = to_id(placement.appointment_type_id)
-    location_id = to_id(placement.location_id)
-    practitioner_id = to_id(placement.practitioner_id)
-    type_id = _NO_ROW if type_id is None else type_id
-    location_id = _NO_ROW if location_id is None else location_id
-    practitioner_id = _NO_ROW if practitioner_id is None else practitioner_id
+    location, practitioner (and patient) exist in the group. No row: the group itself is gone. Built once
+    per shape; the values are bound at execution."""
     links = appointment_type_locations.c
+    type_id, location_id = bindparam("type_id"), bindparam("location_id")
     stmt = (select(PracticeGroup.reservation_hold_minutes.label("hold_minutes"),
                    AppointmentType.id.label("type_id"), AppointmentType.active.label("type_active"),
                    AppointmentType.video, AppointmentType.in_person, AppointmentType.telephone,
@@ -174,21 +182,36 @@ def _placement_query(principal: Principal, placement: Placement, *, patient_id: 
             .outerjoin(AppointmentType, and_(AppointmentType.id == type_id,
                                              AppointmentType.practice_group_id == PracticeGroup.id))
             .outerjoin(Location, and_(Location.id == location_id, Location.practice_group_id == PracticeGroup.id))
-            .outerjoin(Practitioner, and_(Practitioner.id == practitioner_id,
+            .outerjoin(Practitioner, and_(Practitioner.id == bindparam("practitioner_id"),
                                           Practitioner.practice_group_id == PracticeGroup.id))
-            .where(PracticeGroup.id == group_id))
+            .where(PracticeGroup.id == bindparam("group_id")))
     if with_patient:
-        patient = to_id(patient_id)
         stmt = (stmt.add_columns(Patient.id.label("patient_found"))
-                .outerjoin(Patient, and_(Patient.id == (_NO_ROW if patient is None else patient),
+                .outerjoin(Patient, and_(Patient.id == bindparam("patient_id"),
                                          Patient.practice_group_id == PracticeGroup.id)))
     if with_slots:
-        stmt = (stmt.add_columns(*_SLOT_VIEW)
-                .outerjoin(Slot, _overlap_condition(practitioner_id, placement.start_time, placement.end_time))
-                .order_by(Slot.start_time))
+        stmt = stmt.add_columns(*_SLOT_VIEW).outerjoin(Slot, _overlap_condition()).order_by(Slot.start_time)
     else:
-        stmt = stmt.add_columns(literal(None).label("slot_id"))
+        stmt = stmt.add_columns(null().label("slot_id"))
     return stmt
+
+
+def _bound_id(raw: object) -> int:
+    found = to_id(raw)
+    return _NO_ROW if found is None else found
+
+
+def _placement_params(principal: Principal, placement: Placement, patient_id: int | None = None
+                      ) -> dict[str, Any]:
+    return {"group_id": principal.practice_group_id, "type_id": _bound_id(placement.appointment_type_id),
+            "location_id": _bound_id(placement.location_id),
+            "practitioner_id": _bound_id(placement.practitioner_id), "patient_id": _bound_id(patient_id),
+            **_overlap_params(placement)}
+
+
+def _overlap_params(placement: Placement) -> dict[str, Any]:
+    return {"practitioner_id": _bound_id(placement.practitioner_id), "start": placement.start_time,
+            "end": placement.end_time, "earliest": placement.start_time - slots.MAX_SLOT_LENGTH}
 
 
 def _slot_views(rows: list[Row[Any]]) -> list[SlotView]:
@@ -225,7 +248,8 @@ def _check_facts(facts: Row[Any] | None, placement: Placement, now: datetime) ->
 async def _check_placement(session: AsyncSession, principal: Principal, placement: Placement, now: datetime
                            ) -> Row[Any]:
     """The referenced rows exist in this practice group and can take an appointment (one SELECT)."""
-    facts = (await session.execute(_placement_query(principal, placement))).first()
+    facts = (await session.execute(_placement_statement(False, False),
+                                   _placement_params(principal, placement))).first()
     return _check_facts(facts, placement, now)
 
 
@@ -242,12 +266,13 @@ async def _lock_practitioner(session: AsyncSession, practitioner_id: int) -> Non
                               .with_for_update(key_share=True))  # FOR NO KEY UPDATE
 
 
+_OVERLAPPING = select(*_SLOT_VIEW).where(_overlap_condition()).order_by(Slot.start_time)
+
+
 async def _overlapping(session: AsyncSession, placement: Placement) -> list[SlotView]:
     """Every slot of the practitioner overlapping the placement, in start order."""
-    stmt = (select(*_SLOT_VIEW)
-            .where(_overlap_condition(placement.practitioner_id, placement.start_time, placement.end_time))
-            .order_by(Slot.start_time))
-    return _slot_views(list((await session.execute(stmt)).all()))
+    rows = (await session.execute(_OVERLAPPING, _overlap_params(placement))).all()
+    return _slot_views(list(rows))
 
 
 def _covering_chain(overlap: list[SlotView], placement: Placement) -> list[SlotView] | None:
@@ -354,9 +379,8 @@ async def reserve(session: AsyncSession, principal: Principal, cmd: ReserveComma
     suppress = cmd.suppress_availability_check
     # Outside published slots PostgreSQL must lock the practitioner before it reads the slots.
     with_slots = not (suppress and _is_postgres(session))
-    rows = list((await session.execute(_placement_query(
-        principal, placement, patient_id=cmd.patient_id, with_patient=cmd.patient_id is not None,
-        with_slots=with_slots))).all())
+    statement = _placement_statement(cmd.patient_id is not None, with_slots)
+    rows = list((await session.execute(statement, _placement_params(principal, placement, cmd.patient_id))).all())
     facts = _check_facts(rows[0] if rows else None, placement, now)
     if cmd.patient_id is not None and facts.patient_found is None:
         raise NotFound("Patient")
