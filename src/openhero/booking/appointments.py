@@ -20,10 +20,11 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, null, select
+from sqlalchemy import Select, and_, bindparam, exists, null, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from openhero.booking import repository as slots
 from openhero.booking.models import Appointment, AppointmentType, Slot, appointment_type_locations
@@ -429,24 +430,55 @@ def _place(appt: Appointment, placement: Placement) -> None:
     appt.start_time, appt.duration = placement.start_time, placement.duration
 
 
+_CONFIRMED = {"booking_confirmed_at": bindparam("at", type_=_WHEN), "reserved_until": None,
+              "updated_at": bindparam("at", type_=_WHEN)}
+# SQLite: after repository.confirm_held turned the holds into bookings.
+_MARK_CONFIRMED = update(Appointment).where(Appointment.id == bindparam("appt_id")).values(_CONFIRMED)
+
+
+@cache
+def _confirm_statement() -> Any:
+    """PostgreSQL: the holds become bookings and the appointment confirmed in one statement; the appointment
+    changes only when at least one unexpired hold was found (a data-modifying CTE)."""
+    held = (update(Slot)
+            .where(Slot.appointment_id == bindparam("appt_id"), Slot.held_until > bindparam("at", type_=_WHEN))
+            .values(held_until=None).returning(Slot.id).cte("held"))
+    return (update(Appointment).where(Appointment.id == bindparam("appt_id"), exists(select(held.c.id)))
+            .values(_CONFIRMED))
+
+
+async def _confirm(session: AsyncSession, appt: Appointment, now: datetime) -> bool:
+    """Turn the appointment's unexpired holds into bookings and mark it confirmed; False (nothing changed)
+    when no hold is left. The instance is told the new values as stored, so no flush writes them again."""
+    params = {"appt_id": appt.id, "at": now}
+    if _is_postgres(session):
+        result = await session.execute(_confirm_statement(), params,
+                                       execution_options={"synchronize_session": False})
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return False
+    else:
+        if await slots.confirm_held(session, appt.id, now) == 0:
+            return False
+        await session.execute(_MARK_CONFIRMED, params, execution_options={"synchronize_session": False})
+    for name, value in (("booking_confirmed_at", now), ("reserved_until", None), ("updated_at", now)):
+        set_committed_value(appt, name, value)
+    return True
+
+
 async def book(session: AsyncSession, principal: Principal, raw_id: str, now: datetime) -> Appointment:
     """Confirm a reservation: its holds become bookings, an event and a practice task are written in the
     same transaction.
 
-    Round trips: SELECT the appointment (locked) with its group and the task's facts, UPDATE its slots,
-    then one flush for the appointment's UPDATE and the event's INSERT (+ NOTIFY on PostgreSQL), INSERT
-    the task."""
+    Round trips: SELECT the appointment (locked) with its group and the task's facts; confirm (PostgreSQL:
+    one statement, SQLite: UPDATE the slots, UPDATE the appointment); INSERT the event (+ NOTIFY on
+    PostgreSQL); INSERT the task."""
     row = await _appointment_row(session, principal, raw_id, for_update=True, task_facts=True)
     appt: Appointment = row[0]
     group: PracticeGroup = row[1]
     require(Action.BOOK, appt, now)
-    if await slots.confirm_held(session, appt.id, now) == 0:
+    if not await _confirm(session, appt, now):
         raise Conflict("The reservation has expired; reserve the slot again", code="reservation_expired",
                        expected="an unconfirmed, unexpired reservation", path=["id"])
-    appt.booking_confirmed_at = now
-    appt.reserved_until = None
-    appt.updated_at = now
-    # emit's flush writes the appointment's UPDATE too.
     await emit(session, "appointment.confirmed", "Appointment", appt.id,
                practice_group_id=appt.practice_group_id, now=now)
     assignee = _ASSIGNEE_TYPES.get(row.assignee_type or "")
