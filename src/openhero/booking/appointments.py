@@ -20,10 +20,11 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, null, select, update
+from sqlalchemy import Select, and_, bindparam, exists, insert, null, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from openhero.booking import repository as slots
@@ -369,37 +370,75 @@ async def _claim(session: AsyncSession, appt: Appointment, plan: SlotPlan, *, he
         appt.slot_id = primary.id
 
 
+_INSERT_APPOINTMENT = insert(Appointment).returning(Appointment.id)
+
+
+@cache
+def _reserve_statement() -> Any:
+    """PostgreSQL: INSERT the appointment and claim its slots in one statement (a data-modifying CTE);
+    returns the appointment id once per slot claimed. Every column is bound (``new_<column>``)."""
+    table = Appointment.__table__
+    new = (insert(Appointment)
+           .values({c.key: bindparam(f"new_{c.key}", type_=c.type) for c in table.c if c.key != "id"})
+           .returning(Appointment.id).cte("new_appointment"))
+    return (update(Slot)
+            .where(Slot.id.in_(bindparam("claim_ids", expanding=True)),
+                   or_(Slot.appointment_id.is_(None), Slot.held_until <= bindparam("claim_now", type_=_WHEN)))
+            .values(appointment_id=select(new.c.id).scalar_subquery(),
+                    held_until=bindparam("new_reserved_until", type_=_WHEN))
+            .returning(Slot.appointment_id))
+
+
 async def reserve(session: AsyncSession, principal: Principal, cmd: ReserveCommand, now: datetime
                   ) -> Appointment:
     """POST /v1/appointments: a hold on the slot until now + the group's hold length.
 
-    Round trips: one SELECT of everything checked (slots included), INSERT the appointment, UPDATE its
-    slots. A time outside published slots on PostgreSQL reads the slots after locking the practitioner
-    (and INSERTs the private slot)."""
+    Round trips: one SELECT of everything checked (slots included), then INSERT the appointment and UPDATE
+    (claim) its slots: one statement on PostgreSQL, two on SQLite. A time outside published slots on
+    PostgreSQL reads the slots after locking the practitioner (and INSERTs the private slot)."""
     placement = cmd.placement
     suppress = cmd.suppress_availability_check
+    postgres = _is_postgres(session)
     # Outside published slots PostgreSQL must lock the practitioner before it reads the slots.
-    with_slots = not (suppress and _is_postgres(session))
+    with_slots = not (suppress and postgres)
     statement = _placement_statement(cmd.patient_id is not None, with_slots)
-    rows = list((await session.execute(statement, _placement_params(principal, placement, cmd.patient_id))).all())
+    conn = await session.connection()  # plain rows: the Core path skips the ORM's per-statement work
+    rows = list((await conn.execute(statement, _placement_params(principal, placement, cmd.patient_id))).all())
     facts = _check_facts(rows[0] if rows else None, placement, now)
     if cmd.patient_id is not None and facts.patient_found is None:
         raise NotFound("Patient")
     plan = await _plan_slots(session, placement, suppress=suppress, now=now,
                              overlap=_slot_views(rows) if with_slots else None)
     primary = await _primary_slot(session, principal.practice_group_id, plan)
-    appt = Appointment(
-        practice_group_id=principal.practice_group_id, slot_id=primary.id, patient_id=cmd.patient_id,
-        practitioner_id=placement.practitioner_id, location_id=placement.location_id,
-        appointment_type_id=placement.appointment_type_id, start_time=placement.start_time,
-        duration=placement.duration, video=facts.video, in_person=facts.in_person,
-        telephone=facts.telephone, link_id=cmd.link_id, billpayer_id=cmd.billpayer_id, reason=cmd.reason,
-        suppress_mail=cmd.suppress_mail, availability_check_suppressed=suppress,
-        reserved_until=now + timedelta(minutes=facts.hold_minutes),
-        created_by_key_id=principal.key_id or None, created_at=now, updated_at=now)
+    values = {
+        "practice_group_id": principal.practice_group_id, "slot_id": primary.id, "patient_id": cmd.patient_id,
+        "practitioner_id": placement.practitioner_id, "location_id": placement.location_id,
+        "appointment_type_id": placement.appointment_type_id, "start_time": placement.start_time,
+        "duration": placement.duration, "video": facts.video, "in_person": facts.in_person,
+        "telephone": facts.telephone, "video_url": None, "link_id": cmd.link_id, "billpayer_id": cmd.billpayer_id,
+        "reason": cmd.reason, "suppress_mail": cmd.suppress_mail, "availability_check_suppressed": suppress,
+        "reserved_until": now + timedelta(minutes=facts.hold_minutes), "booking_confirmed_at": None,
+        "cancelled_at": None, "cancellation_policy_suppressed": False, "rescheduled_at": None,
+        "previous_start_time": None, "created_by_key_id": principal.key_id or None, "created_at": now,
+        "updated_at": now}
+    slot_ids = [s.id for s in plan.chain]
+    if postgres:
+        claimed = (await conn.execute(_reserve_statement(), {
+            **{f"new_{name}": value for name, value in values.items()},
+            "claim_ids": slot_ids, "claim_now": now})).scalars().all()
+        if len(claimed) != len(slot_ids):
+            raise _unavailable()  # the appointment row goes with the rollback
+        appt_id = claimed[0]
+    else:
+        appt_id = (await conn.execute(_INSERT_APPOINTMENT, values)).scalar_one()
+        if await slots.claim(session, slot_ids, appointment_id=appt_id, held_until=values["reserved_until"],
+                             now=now) != len(slot_ids):
+            raise _unavailable()
+    # The row as stored, handed to the session as if loaded (every column is in ``values``: no flush, and no
+    # attribute left to load later).
+    appt = Appointment(id=appt_id, **values)
+    make_transient_to_detached(appt)
     session.add(appt)
-    await session.flush()
-    await _claim(session, appt, plan, held_until=appt.reserved_until, now=now)
     return appt
 
 
