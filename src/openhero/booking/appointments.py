@@ -370,6 +370,16 @@ async def _claim(session: AsyncSession, appt: Appointment, plan: SlotPlan, *, he
         appt.slot_id = primary.id
 
 
+# The slot writes of reserve and book, built once with bound values: the conditions of repository.claim and
+# repository.confirm_held (which edit and reschedule use), run on the Core path.
+_CLAIMABLE = (Slot.id.in_(bindparam("claim_ids", expanding=True)),
+              or_(Slot.appointment_id.is_(None), Slot.held_until <= bindparam("claim_now", type_=_WHEN)))
+_HOLD_UNTIL = bindparam("new_reserved_until", type_=_WHEN)
+# SQLite: after the appointment's INSERT.
+_CLAIM = update(Slot).where(*_CLAIMABLE).values(appointment_id=bindparam("claim_for"), held_until=_HOLD_UNTIL)
+_CONFIRM_HOLDS = (update(Slot)
+                  .where(Slot.appointment_id == bindparam("appt_id"), Slot.held_until > bindparam("at", type_=_WHEN))
+                  .values(held_until=None))
 _INSERT_APPOINTMENT = insert(Appointment).returning(Appointment.id)
 
 
@@ -381,11 +391,8 @@ def _reserve_statement() -> Any:
     new = (insert(Appointment)
            .values({c.key: bindparam(f"new_{c.key}", type_=c.type) for c in table.c if c.key != "id"})
            .returning(Appointment.id).cte("new_appointment"))
-    return (update(Slot)
-            .where(Slot.id.in_(bindparam("claim_ids", expanding=True)),
-                   or_(Slot.appointment_id.is_(None), Slot.held_until <= bindparam("claim_now", type_=_WHEN)))
-            .values(appointment_id=select(new.c.id).scalar_subquery(),
-                    held_until=bindparam("new_reserved_until", type_=_WHEN))
+    return (update(Slot).where(*_CLAIMABLE)
+            .values(appointment_id=select(new.c.id).scalar_subquery(), held_until=_HOLD_UNTIL)
             .returning(Slot.appointment_id))
 
 
@@ -422,17 +429,16 @@ async def reserve(session: AsyncSession, principal: Principal, cmd: ReserveComma
         "previous_start_time": None, "created_by_key_id": principal.key_id or None, "created_at": now,
         "updated_at": now}
     slot_ids = [s.id for s in plan.chain]
+    claim = {"claim_ids": slot_ids, "claim_now": now, "new_reserved_until": values["reserved_until"]}
     if postgres:
         claimed = (await conn.execute(_reserve_statement(), {
-            **{f"new_{name}": value for name, value in values.items()},
-            "claim_ids": slot_ids, "claim_now": now})).scalars().all()
+            **{f"new_{name}": value for name, value in values.items()}, **claim})).scalars().all()
         if len(claimed) != len(slot_ids):
             raise _unavailable()  # the appointment row goes with the rollback
         appt_id = claimed[0]
     else:
         appt_id = (await conn.execute(_INSERT_APPOINTMENT, values)).scalar_one()
-        if await slots.claim(session, slot_ids, appointment_id=appt_id, held_until=values["reserved_until"],
-                             now=now) != len(slot_ids):
+        if (await conn.execute(_CLAIM, {**claim, "claim_for": appt_id})).rowcount != len(slot_ids):
             raise _unavailable()
     # The row as stored, handed to the session as if loaded (every column is in ``values``: no flush, and no
     # attribute left to load later).
@@ -471,7 +477,7 @@ def _place(appt: Appointment, placement: Placement) -> None:
 
 _CONFIRMED = {"booking_confirmed_at": bindparam("at", type_=_WHEN), "reserved_until": None,
               "updated_at": bindparam("at", type_=_WHEN)}
-# SQLite: after repository.confirm_held turned the holds into bookings.
+# SQLite: after _CONFIRM_HOLDS turned the holds into bookings.
 _MARK_CONFIRMED = update(Appointment).where(Appointment.id == bindparam("appt_id")).values(_CONFIRMED)
 
 
@@ -479,9 +485,7 @@ _MARK_CONFIRMED = update(Appointment).where(Appointment.id == bindparam("appt_id
 def _confirm_statement() -> Any:
     """PostgreSQL: the holds become bookings and the appointment confirmed in one statement; the appointment
     changes only when at least one unexpired hold was found (a data-modifying CTE)."""
-    held = (update(Slot)
-            .where(Slot.appointment_id == bindparam("appt_id"), Slot.held_until > bindparam("at", type_=_WHEN))
-            .values(held_until=None).returning(Slot.id).cte("held"))
+    held = _CONFIRM_HOLDS.returning(Slot.id).cte("held")
     return (update(Appointment).where(Appointment.id == bindparam("appt_id"), exists(select(held.c.id)))
             .values(_CONFIRMED))
 
@@ -490,15 +494,14 @@ async def _confirm(session: AsyncSession, appt: Appointment, now: datetime) -> b
     """Turn the appointment's unexpired holds into bookings and mark it confirmed; False (nothing changed)
     when no hold is left. The instance is told the new values as stored, so no flush writes them again."""
     params = {"appt_id": appt.id, "at": now}
+    conn = await session.connection()
     if _is_postgres(session):
-        result = await session.execute(_confirm_statement(), params,
-                                       execution_options={"synchronize_session": False})
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if (await conn.execute(_confirm_statement(), params)).rowcount == 0:
             return False
     else:
-        if await slots.confirm_held(session, appt.id, now) == 0:
+        if (await conn.execute(_CONFIRM_HOLDS, params)).rowcount == 0:
             return False
-        await session.execute(_MARK_CONFIRMED, params, execution_options={"synchronize_session": False})
+        await conn.execute(_MARK_CONFIRMED, params)
     for name, value in (("booking_confirmed_at", now), ("reserved_until", None), ("updated_at", now)):
         set_committed_value(appt, name, value)
     return True
