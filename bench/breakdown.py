@@ -32,8 +32,8 @@ def _probe_routes(app: Any) -> None:
 
     from openhero.booking.params import SlotFilterDep
     from openhero.core.auth import PrincipalDep
-    from openhero.core.deps import ReadSessionDep, get_session
     from openhero.core.db import read_rows
+    from openhero.core.deps import ReadSessionDep, get_session
     from openhero.core.pagination import PageDep
     from openhero.practice import service
 
