@@ -8,10 +8,10 @@ CPU time is read around each batch, so the figure hardly moves when other proces
 ratio to the ceiling (the same prebuilt page from a bare FastAPI route) is taken per round.
 
     .venv/bin/python bench/inprocess.py [--backend sqlite|postgres] [--days 7] [--rounds 5] [--requests 2000]
-                                        [--profile ROUTE] [--only LABELS]
+                                        [--concurrency N] [--profile ROUTE] [--only LABELS]
 
-``--profile me`` (or slots, slots1k, tasks, 404, 404id, healthz) runs that route under cProfile after the rounds and prints
-the 30 most expensive functions by cumulative and by own time.
+``--profile me`` (or slots, slots1k, tasks, 404, 404id, healthz) runs that route under cProfile after the
+rounds and prints the 45 most expensive functions by cumulative time and the 30 by own time.
 """
 
 from __future__ import annotations
