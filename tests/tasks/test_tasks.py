@@ -59,6 +59,10 @@ async def test_status_filter_both_spellings(api, inbox):
     assert set(ids(await api.get("/v2/tasks?status[]=open"))) == {str(t[0].id), str(t[1].id), str(t[4].id)}
     assert set(ids(await api.get("/v2/tasks?status=closed&status=in_progress"))) == {str(t[2].id), str(t[3].id)}
     assert_error(await api.get("/v2/tasks?status[]=done"), 400, "invalid_enum_value")
+    # The error names the filter and the position, whichever spelling was sent (it used to say only [1]).
+    for query in ("status[]=open&status[]=done", "status=open&status=done", "status[0]=open&status[1]=done"):
+        r = await api.get(f"/v2/tasks?{query}")
+        assert r.status_code == 400 and r.json()["message"][0]["path"] == ["status", 1], (query, r.text)
 
 
 async def test_priority_filter(api, inbox):

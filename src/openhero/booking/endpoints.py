@@ -17,9 +17,10 @@ from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.ids import parse_ids
 from openhero.core.pagination import PageDep, array_filter, parse_bool
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse, format_timestamp
 
-router = APIRouter(dependencies=[Depends(authenticate)])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)])
 BookingScope = Depends(require_scope("booking"))
 ZERO = timedelta(0)
 

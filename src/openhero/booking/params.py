@@ -13,6 +13,7 @@ from openhero.core.dates import bounded_day, bounded_utc
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.ids import is_id
 from openhero.core.pagination import query_list
+from openhero.core.routing import served_by
 
 # Bare dates are days in UK local time (openhero): every NHS practice keeps UK time.
 PRACTICE_ZONE = ZoneInfo("Europe/London")
@@ -51,6 +52,23 @@ def parse_bound(name: str, raw: str | None, *, end: bool) -> datetime | None:
             f"{name} must be a date or date-time")]) from None
 
 
+def _slot_filter(request: Request, start_date: str | None, end_date: str | None) -> SlotFilter:
+    start = parse_bound("start_date", start_date, end=False)
+    finish = parse_bound("end_date", end_date, end=True)
+    if start and finish and finish <= start:
+        raise ValidationFailed("end_date must be after start_date", items=[error_item(
+            "too_small", "an end_date after start_date", ["end_date"], "end_date must be after start_date")])
+    return SlotFilter(appointment_type_ids=_ids(request, "appointment_type_id"),
+                      location_ids=_ids(request, "location_id"),
+                      practitioner_ids=_ids(request, "practitioner_id"), start=start, end=finish)
+
+
+async def _slot_filter_from_request(request: Request) -> SlotFilter:
+    query = request.query_params
+    return _slot_filter(request, query.get("start_date"), query.get("end_date"))
+
+
+@served_by(_slot_filter_from_request)
 async def slot_filter(
     request: Request,
     appointment_type_id: Annotated[str | None, Query(description="Appointment type id (repeat for several)")] = None,
@@ -61,14 +79,7 @@ async def slot_filter(
     end_date: Annotated[str | None, Query(description="Up to the end of this date (UK day) or before this "
                                                        "date-time")] = None,
 ) -> SlotFilter:
-    start = parse_bound("start_date", start_date, end=False)
-    finish = parse_bound("end_date", end_date, end=True)
-    if start and finish and finish <= start:
-        raise ValidationFailed("end_date must be after start_date", items=[error_item(
-            "too_small", "an end_date after start_date", ["end_date"], "end_date must be after start_date")])
-    return SlotFilter(appointment_type_ids=_ids(request, "appointment_type_id"),
-                      location_ids=_ids(request, "location_id"),
-                      practitioner_ids=_ids(request, "practitioner_id"), start=start, end=finish)
+    return _slot_filter(request, start_date, end_date)
 
 
 SlotFilterDep = Annotated[SlotFilter, Depends(slot_filter)]

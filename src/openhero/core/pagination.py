@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.errors import ValidationFailed, error_item, pydantic_item
 from openhero.core.ids import is_id, parse_ids
+from openhero.core.routing import served_by
 
 __all__ = ["MAX_PAGE_INDEX", "PageDep", "PageParams", "array_filter", "enum_error", "order_clauses", "page_params",
            "paginate", "parse_bool", "parse_ids", "parse_sort", "query_list"]
@@ -63,16 +64,26 @@ def _parse_int(name: str, raw: str | None, default: int, minimum: int, maximum: 
     return value
 
 
+def _page(page_index: str | None, page_size: str | None) -> PageParams:
+    return PageParams(
+        page_index=_parse_int("page_index", page_index, 0, 0, MAX_PAGE_INDEX),
+        page_size=_parse_int("page_size", page_size, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
+    )
+
+
+async def _page_from_request(request: Request) -> PageParams:
+    query = request.query_params
+    return _page(query.get("page_index"), query.get("page_size"))
+
+
+@served_by(_page_from_request)
 async def page_params(
     page_index: Annotated[str | None, Query(description=f"0-based page number (default 0, max {MAX_PAGE_INDEX})")
                           ] = None,
     page_size: Annotated[str | None, Query(description=f"Page length, default {DEFAULT_PAGE_SIZE}, "
                                                         f"max {MAX_PAGE_SIZE}")] = None,
 ) -> PageParams:
-    return PageParams(
-        page_index=_parse_int("page_index", page_index, 0, 0, MAX_PAGE_INDEX),
-        page_size=_parse_int("page_size", page_size, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
-    )
+    return _page(page_index, page_size)
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -130,13 +141,16 @@ def array_filter(name: str, item_type: Any = str, *, documented_name: str | None
     async def dependency(request: Request, **_: Any) -> list[Any]:
         return query_list(request, name, item_type)
 
+    async def runtime(request: Request) -> list[Any]:
+        return query_list(request, name, item_type)
+
     # The signature is built at run time so FastAPI documents the parameter under its contract name.
     dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
         inspect.Parameter("documented", inspect.Parameter.KEYWORD_ONLY, annotation=documented, default=None),
     ])
     dependency.openhero_array = (name, item_type, documented)  # type: ignore[attr-defined]
-    return dependency
+    return served_by(runtime)(dependency)  # documented for OpenAPI; requests are served by ``runtime``
 
 
 def array_filters(**filters: Callable[..., list[Any]]) -> Callable[..., dict[str, list[Any]]]:
@@ -147,12 +161,15 @@ def array_filters(**filters: Callable[..., list[Any]]) -> Callable[..., dict[str
     async def dependency(request: Request, **_: Any) -> dict[str, list[Any]]:
         return {key: query_list(request, name, item_type) for key, (name, item_type, _doc) in specs.items()}
 
+    async def runtime(request: Request) -> dict[str, list[Any]]:
+        return await dependency(request)
+
     dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
         *(inspect.Parameter(f"documented_{key}", inspect.Parameter.KEYWORD_ONLY, annotation=documented,
                             default=None) for key, (_n, _t, documented) in specs.items()),
     ])
-    return dependency
+    return served_by(runtime)(dependency)
 
 
 async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams) -> tuple[list[Any], int]:

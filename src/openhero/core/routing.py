@@ -19,14 +19,65 @@ must be on the app's own route list (``include_routes``), not nested in an inclu
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.utils import get_dependant
+from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 DEPTH = 2  # literal segments indexed: /v1/<resource> tells the API's resources apart
 _ANY = "\x00*"  # a segment no route names literally
+
+
+def served_by(runtime: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a dependency whose signature documents query parameters (for OpenAPI) but which reads
+    ``request.query_params`` itself: ``runtime`` (a function of the request alone, same result) serves
+    requests on routes of ``ApiRoute``. FastAPI extracts and validates every declared parameter on every
+    request, ~10 µs each (docs/performance.md), for values these dependencies never use."""
+
+    def mark(documented: Callable[..., Any]) -> Callable[..., Any]:
+        documented.openhero_runtime = runtime  # type: ignore[attr-defined]
+        return documented
+
+    return mark
+
+
+def _lean(dependant: Any, path: str) -> Any:
+    """``dependant`` with every sub-dependency marked by ``served_by`` replaced by its runtime function."""
+    changed, subs = False, []
+    for sub in dependant.dependencies:
+        runtime = getattr(sub.call, "openhero_runtime", None)
+        if runtime is not None:
+            sub = get_dependant(path=path, call=runtime, name=sub.name, use_cache=sub.use_cache)
+            changed = True
+        else:
+            lean = _lean(sub, path)
+            changed, sub = changed or lean is not sub, lean
+        subs.append(sub)
+    return dataclasses.replace(dependant, dependencies=subs) if changed else dependant
+
+
+class ApiRoute(APIRoute):
+    """The API's route class: the request handler is built from a lean copy of the dependency graph
+    (``served_by``), while ``self.dependant``, which OpenAPI reads, keeps the documented parameters.
+
+    Mount its routers with ``include_routes``: FastAPI's own ``include_router`` (0.16x) serves an included
+    route through a handler it rebuilds from the documented graph (the same answers, without the saving)."""
+
+    def get_route_handler(self) -> Any:
+        documented = self.dependant
+        lean = _lean(documented, self.path_format)
+        if lean is documented:
+            return super().get_route_handler()
+        self.dependant = lean
+        try:
+            return super().get_route_handler()
+        finally:
+            self.dependant = documented
 
 
 def include_routes(app: FastAPI, router: APIRouter) -> None:

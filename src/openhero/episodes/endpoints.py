@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep, array_filter, enum_error, parse_ids, parse_sort
+from openhero.core.routing import ApiRoute
 from openhero.episodes import schemas, service, views
 
-router = APIRouter(dependencies=[Depends(authenticate)], tags=["Episode"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)], tags=["Episode"])
 
 _ORDER_BY = ("created_at", "priority", "updated_at")
 

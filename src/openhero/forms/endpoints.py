@@ -10,10 +10,11 @@ from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ReadSessionDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.pagination import PageDep, parse_bool
+from openhero.core.routing import ApiRoute
 from openhero.forms import schemas, service
 from openhero.forms.models import FORM_TYPES, Form, FormResponse
 
-router = APIRouter(dependencies=[Depends(authenticate)])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)])
 
 
 def form_summary(form: Form) -> schemas.FormSummaryOut:

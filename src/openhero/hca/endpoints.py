@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Query
 
 from openhero.core.auth import authenticate, require_scope
 from openhero.core.pagination import PageDep, array_filter
+from openhero.core.routing import ApiRoute
 from openhero.hca import schemas, service
 from openhero.hca.directory import SEARCHABLE
 
-router = APIRouter(dependencies=[Depends(authenticate), Depends(require_scope("booking"))], tags=["Booking - HCA"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate), Depends(require_scope("booking"))],
+                   tags=["Booking - HCA"])
 
 SANDBOX = ("openhero answers from a built-in sandbox directory of 15 fictional HCA Healthcare UK consultants "
            "(London and Manchester sites); needs the `booking` scope (403 without).")

@@ -12,10 +12,11 @@ from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.db import Database
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep
+from openhero.core.routing import ApiRoute
 from openhero.invoicing import invoices, schemas, service
 from openhero.invoicing.serializers import coupon_out, customer_out, invoice_out, product_out
 
-router = APIRouter(dependencies=[Depends(authenticate)], tags=["Invoicing"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)], tags=["Invoicing"])
 
 ANY_KEY = " Any valid key (openhero: Hero names no scope for invoicing)."
 PAGED = " Paged like every list (`page_index`, `page_size`: default 20, max 100); `count` is the total."

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends
 
 from openhero.core.auth import PrincipalDep, authenticate, require_scope
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import format_timestamp
 from openhero.links import schemas, service
 from openhero.links.models import BookingLink, FormLink, LinkMixin
 from openhero.links.service import LinkState, local_today, state_of
 
-router = APIRouter(dependencies=[Depends(authenticate), Depends(require_scope("booking_links"))])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate), Depends(require_scope("booking_links"))])
 
 LIFE = ("`active` is true while the link works: not deactivated, not locked by 10 wrong dates of birth, not past "
         "`expiry_date` (the link works through that whole day, UK time; reported as midnight UTC of the date) "

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from openhero.core.auth import PrincipalDep, require_scope
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.pagination import PageDep, parse_bool
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.messaging import attachments, batch, service, short_links
 from openhero.messaging.schemas import (
@@ -31,7 +32,7 @@ from openhero.messaging.schemas import (
 from openhero.messaging.serializers import automated_out, batch_out, message_out, recipient_out, template_out
 from openhero.patients.models import Patient
 
-router = APIRouter(dependencies=[Depends(require_scope("messaging"))])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(require_scope("messaging"))])
 TAG = ["Messages"]
 StatusQuery = Annotated[str | None, Query(description="Status filter (see the operation description).")]
 

@@ -12,6 +12,7 @@ from openhero.core.auth import PrincipalDep, require_scope
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.ids import require_id
 from openhero.core.pagination import PageDep, paginate
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.core.tenancy import owned
 from openhero.messaging import service
@@ -19,7 +20,7 @@ from openhero.messaging.models import SandboxOutboxEntry
 from openhero.messaging.schemas import MessageOut, OutboxEntryOut
 from openhero.messaging.serializers import message_out
 
-router = APIRouter(dependencies=[Depends(require_scope("messaging"))])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(require_scope("messaging"))])
 EXT = ["openhero extensions"]
 
 

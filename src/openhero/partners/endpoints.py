@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SettingsDep
+from openhero.core.routing import ApiRoute
 from openhero.partners import schemas, service
 
-router = APIRouter(dependencies=[Depends(authenticate)], tags=["Partners"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)], tags=["Partners"])
 
 
 @router.get("/v1/partners/heidi/token", operation_id="getHeidiToken", response_model=schemas.HeidiToken,

@@ -10,12 +10,13 @@ from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.pagination import PageDep
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.patients import ehr, merge, schemas, service, views
 from openhero.patients.nhs import normalise_nhs_number, parse_dob
 from openhero.patients.pds import PdsAdapter, get_pds_adapter
 
-router = APIRouter(dependencies=[Depends(authenticate)], tags=["Patients"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)], tags=["Patients"])
 
 
 async def pds_adapter(request: Request, settings: SettingsDep) -> PdsAdapter:

@@ -13,11 +13,12 @@ from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.errors import Forbidden
 from openhero.core.ids import parse_ids
 from openhero.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageDep, array_filter, parse_bool
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.practice import schemas, service
 from openhero.practice.models import Practitioner
 
-router = APIRouter(dependencies=[Depends(authenticate)])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)])
 
 SNOMED_DEFAULTS = {"sms": "279991000000102", "email": "401271004", "nhs_app": "401271004"}
 ReferenceDataScope = Depends(require_any_scope("booking", "booking_links"))

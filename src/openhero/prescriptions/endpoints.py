@@ -7,10 +7,11 @@ from fastapi import APIRouter, Depends
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep
+from openhero.core.routing import ApiRoute
 from openhero.prescriptions import schemas, service
 from openhero.prescriptions.models import Pharmacy
 
-router = APIRouter(dependencies=[Depends(authenticate)], tags=["Prescription"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)], tags=["Prescription"])
 
 PRESCRIBER_RULE = ("A prescriber is an admin of the practice group with an `external_prescriber_id` (set with "
                    "PATCH /v1/admins/{id}); prescriber ids are admin ids. Any valid key (openhero).")

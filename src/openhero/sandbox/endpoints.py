@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, SessionDep
 from openhero.core.errors import NotFound, ValidationFailed
+from openhero.core.routing import ApiRoute
 from openhero.core.sandbox import FAULTS, SandboxState, sandbox_state
 from openhero.sandbox import schemas
 
 SANDBOX_ONLY = True
-router = APIRouter(dependencies=[Depends(authenticate)], tags=["Sandbox (openhero)"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)], tags=["Sandbox (openhero)"])
 
 CLOCK_NOTE = (
     "Sandbox mode only. Everything time-driven for this practice group follows its clock: reservation holds "

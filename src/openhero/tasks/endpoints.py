@@ -10,11 +10,12 @@ from pydantic import TypeAdapter
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.pagination import PageDep, array_filter, array_filters, enum_error, parse_ids, parse_sort
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.tasks import schemas, service
 from openhero.tasks.models import Task
 
-router = APIRouter(dependencies=[Depends(authenticate)], tags=["Task"])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)], tags=["Task"])
 
 # Accept the spellings seen in Hero's docs for tasks (admin/admin_team) and episodes (Admin/AdminTeam).
 _ASSIGNEE_TYPES = {"admin": "admin", "admin_team": "admin_team", "adminteam": "admin_team",

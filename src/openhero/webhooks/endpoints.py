@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.pagination import PageDep, array_filter
+from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.webhooks import schemas, service
 from openhero.webhooks.models import DeliveryStatus, Webhook
 
 # Any valid key may manage its practice group's webhooks (no scope needed).
-router = APIRouter(dependencies=[Depends(authenticate)])
+router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)])
 TAG = ["Webhooks"]
 EXTENSION_TAG = ["Webhooks (openhero)"]
 
