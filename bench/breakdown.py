@@ -11,7 +11,6 @@ execute) outside any request. Rounds are interleaved; medians are printed.
 
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -21,8 +20,8 @@ from typing import Annotated, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import fresh_database, table  # noqa: E402
-from bench.inprocess import Caller  # noqa: E402
+from bench._common import table  # noqa: E402
+from bench.inprocess import Caller, on_fresh_database  # noqa: E402
 from bench.stack import prepare  # noqa: E402
 
 
@@ -158,13 +157,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=1500)
     args = parser.parse_args()
-    with fresh_database(args.backend) as url:
-        try:
-            import uvloop
-
-            uvloop.run(run(args, url))
-        except ImportError:
-            asyncio.run(run(args, url))
+    on_fresh_database(args.backend, run, args)
 
 
 if __name__ == "__main__":

@@ -159,7 +159,12 @@ def main() -> None:
     parser.add_argument("--profile", default="", help="route to run under cProfile afterwards")
     parser.add_argument("--only", default="", help="comma-separated routes: slots,slots1k,tasks,me,404,404id,healthz")
     args = parser.parse_args()
-    with fresh_database(args.backend) as url:
+    on_fresh_database(args.backend, run, args)
+
+
+def on_fresh_database(backend: str, run: Any, args: argparse.Namespace) -> None:
+    """``await run(args, url)`` on a new, migrated database of ``backend`` (uvloop when installed)."""
+    with fresh_database(backend) as url:
         try:
             import uvloop
 
