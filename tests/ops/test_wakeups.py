@@ -110,3 +110,55 @@ async def test_notify_arrives_on_commit_only(clean, backend):
     finally:
         if listener is not None:
             await listener.close()
+
+
+async def test_an_event_carries_its_wake_up_in_its_own_insert(clean, backend):
+    """core/outbox.emit: on PostgreSQL the first event of a transaction is INSERTed and NOTIFYs in one
+    statement; later events and jobs of the same transaction send no NOTIFY of their own; the worker is woken
+    after the commit; the returned event is the stored row."""
+    from sqlalchemy import event as sa_event
+
+    from openhero.core.wakeup import Listener
+
+    group = await make_practice_group(clean)
+    wakes: list[float] = []
+    listener = Listener(clean.engine.url, lambda: wakes.append(time.monotonic())) if backend == "postgres" else None
+    if listener is not None:
+        await listener.ensure()
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    sa_event.listen(clean.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with clean.session() as s:
+            first = await emit(s, "appointment.confirmed", "Appointment", 7, practice_group_id=group.id,
+                               data={"k": "v"})
+            await emit(s, "appointment.cancelled", "Appointment", 7, practice_group_id=group.id)
+            await enqueue(s, "test.slow", {"name": "x", "seconds": 0})
+            await s.commit()
+        notifies = [st for st in sent if "pg_notify" in st.lower()]
+        if backend == "postgres":
+            # One NOTIFY for the transaction, inside the first event's INSERT (PostgreSQL delivers it on
+            # commit only: test_notify_arrives_on_commit_only).
+            assert len(notifies) == 1 and notifies[0].lstrip().upper().startswith("WITH"), notifies
+            await _until(lambda: _true(bool(wakes)), 2)
+        else:
+            assert notifies == []
+        async with clean.session(write=False) as s:
+            stored = await s.get(Event, first.id)
+            assert stored is not None
+            assert (stored.event_type, stored.object_id, stored.data, stored.created_at, stored.dispatched_at) == (
+                first.event_type, first.object_id, first.data, first.created_at, first.dispatched_at)
+        # A rolled-back event leaves no row (its NOTIFY went with it).
+        async with clean.session() as s:
+            gone = await emit(s, "appointment.confirmed", "Appointment", 8, practice_group_id=group.id)
+            gone_id = gone.id
+            await s.rollback()
+        async with clean.session(write=False) as s:
+            assert await s.get(Event, gone_id) is None
+    finally:
+        sa_event.remove(clean.engine.sync_engine, "before_cursor_execute", record)
+        if listener is not None:
+            await listener.close()

@@ -4,16 +4,17 @@ is never lost. The webhooks dispatcher (a worker poller) fans events out into de
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
 from openhero.core.db import Base, IdType
 from openhero.core.models import IdMixin, utcnow
-from openhero.core.wakeup import notify
+from openhero.core.wakeup import needs_notify, notified, notify_column
 
 EVENT_TYPES = (
     "appointment.confirmed", "appointment.cancelled", "appointment.rescheduled", "prescription.issued",
@@ -44,9 +45,26 @@ async def emit(session: AsyncSession, event_type: str, object_type: str, object_
         raise ValueError(f"unknown event type {event_type!r}")
     if object_type not in OBJECT_TYPES:
         raise ValueError(f"unknown object type {object_type!r}")
-    event = Event(practice_group_id=practice_group_id, event_type=event_type, object_type=object_type,
-                  object_id=str(object_id), data=data or {}, created_at=now or utcnow())
+    values = {"practice_group_id": practice_group_id, "event_type": event_type, "object_type": object_type,
+              "object_id": str(object_id), "data": data or {}, "created_at": now or utcnow(), "dispatched_at": None}
+    if needs_notify(session):
+        # PostgreSQL, first wake-up of this transaction: the INSERT and the NOTIFY in one statement (a
+        # data-modifying CTE), then the row handed to the session as loaded (every column is known).
+        event_id = (await session.execute(_insert_and_notify(), values)).scalar_one()
+        notified(session)
+        event = Event(id=event_id, **values)
+        make_transient_to_detached(event)
+        session.add(event)
+        return event
+    event = Event(**values)
     session.add(event)
     await session.flush()
-    await notify(session)
     return event
+
+
+@functools.cache
+def _insert_and_notify() -> Any:
+    table = Event.__table__
+    new = (insert(Event).values({c.key: bindparam(c.key, type_=c.type) for c in table.c if c.key != "id"})
+           .returning(Event.id).cte("new_event"))
+    return select(new.c.id, notify_column())

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, literal, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHANNEL = "openhero_work"
@@ -21,16 +21,33 @@ _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
 log = logging.getLogger("openhero.worker")
 
 
-async def notify(session: AsyncSession) -> None:
-    """Wake the workers when this transaction commits (once per transaction; nothing on SQLite)."""
+def needs_notify(session: AsyncSession) -> bool:
+    """Whether this transaction has yet to NOTIFY (always False on SQLite, which only polls)."""
     bind = session.bind
     if bind is None or bind.dialect.name != "postgresql":
-        return
+        return False
     transaction = session.sync_session.get_transaction()
-    if session.info.get(_NOTIFIED) is transaction:
+    return transaction is None or session.info.get(_NOTIFIED) is not transaction
+
+
+def notified(session: AsyncSession) -> None:
+    """Record that this transaction has sent its NOTIFY (call after the statement that carried
+    ``pg_notify``: the transaction exists from then on)."""
+    session.info[_NOTIFIED] = session.sync_session.get_transaction()
+
+
+def notify_column() -> Any:
+    """``pg_notify(CHANNEL, '')`` as a column, for a statement that wakes the workers as it writes (one round
+    trip instead of two)."""
+    return func.pg_notify(literal(CHANNEL), literal(""))
+
+
+async def notify(session: AsyncSession) -> None:
+    """Wake the workers when this transaction commits (once per transaction; nothing on SQLite)."""
+    if not needs_notify(session):
         return
-    session.info[_NOTIFIED] = transaction
     await session.execute(_NOTIFY)
+    notified(session)
 
 
 class Listener:
