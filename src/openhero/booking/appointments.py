@@ -24,13 +24,13 @@ from sqlalchemy import Select, and_, bindparam, exists, insert, null, or_, selec
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from openhero.booking import repository as slots
 from openhero.booking.models import Appointment, AppointmentType, Slot, appointment_type_locations
 from openhero.booking.states import Action, AppointmentState, require, state_of
 from openhero.core.auth import Principal
+from openhero.core.db import add_as_loaded
 from openhero.core.errors import Conflict, NotFound, ValidationFailed
 from openhero.core.ids import parse_id, to_id
 from openhero.core.outbox import emit
@@ -440,12 +440,7 @@ async def reserve(session: AsyncSession, principal: Principal, cmd: ReserveComma
         appt_id = (await conn.execute(_INSERT_APPOINTMENT, values)).scalar_one()
         if (await conn.execute(_CLAIM, {**claim, "claim_for": appt_id})).rowcount != len(slot_ids):
             raise _unavailable()
-    # The row as stored, handed to the session as if loaded (every column is in ``values``: no flush, and no
-    # attribute left to load later).
-    appt = Appointment(id=appt_id, **values)
-    make_transient_to_detached(appt)
-    session.add(appt)
-    return appt
+    return add_as_loaded(session, Appointment, {"id": appt_id, **values})  # type: ignore[no-any-return]
 
 
 async def edit(session: AsyncSession, principal: Principal, raw_id: str, *, start_time: datetime, duration: int,

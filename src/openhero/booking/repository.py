@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.booking.models import Slot
 from openhero.booking.schemas import MAX_DURATION_MINUTES
-from openhero.core.db import read_rows
+from openhero.core.db import Prepared, read_rows
 
 # Slots never last longer than an appointment may, so overlap searches can bound their index range.
 MAX_SLOT_LENGTH = timedelta(minutes=MAX_DURATION_MINUTES)
@@ -44,7 +44,7 @@ def is_free(now: datetime) -> ColumnElement[bool]:
 # per request than running it on SQLite. The values are bound at execution.
 _ID_FILTERS = (("appointment_type_ids", Slot.appointment_type_id), ("location_ids", Slot.location_id),
                ("practitioner_ids", Slot.practitioner_id))
-_STATEMENTS: dict[tuple[Any, ...], tuple[Select[Any], tuple[str, ...]]] = {}
+_STATEMENTS = Prepared(limit=512)  # 4 statements × 108 filter shapes: every one fits
 
 
 def _shape(flt: SlotFilter, now: datetime) -> tuple[Any, ...]:
@@ -95,16 +95,11 @@ def _practitioners(shape: tuple[Any, ...]) -> Select[Any]:
 
 def _prepared(kind: Any, flt: SlotFilter, now: datetime, **extra: Any) -> tuple[Select[Any], dict[str, Any]]:
     shape = _shape(flt, now)
-    entry = _STATEMENTS.get((kind, shape))
-    if entry is None:
-        stmt = kind(shape)
-        entry = _STATEMENTS[(kind, shape)] = (stmt, tuple(stmt.compile().params))
-    stmt, names = entry
     values: dict[str, Any] = {"now": now, "start": flt.start, "end": flt.end, **extra}
     for name, _column in _ID_FILTERS:
         ids = getattr(flt, name)
         values[name] = ids[0] if len(ids) == 1 else ids
-    return stmt, {name: values[name] for name in names}
+    return _STATEMENTS.bind((kind, shape), lambda: kind(shape), values)  # type: ignore[return-value]
 
 
 def page_statement(group_id: int, flt: SlotFilter, now: datetime, *, limit: int, offset: int) -> Select[Any]:

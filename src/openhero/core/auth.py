@@ -262,7 +262,7 @@ async def authenticate(request: Request) -> Principal:
     """The caller, from ``x-api-key`` + ``x-practice-group-id`` or an Elements bearer token.
 
     One dependency with no sub-dependencies of its own (FastAPI re-checks every node of a route's dependency
-    graph on every request; the header schemes are declared to OpenAPI by ``security_schemes`` instead).
+    graph on every request; the header schemes, ``SECURITY_SCHEMES``, are declared to OpenAPI by core/openapi.py).
     """
     scope = request.scope
     principal = scope.get("openhero.principal")

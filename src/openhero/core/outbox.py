@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from openhero.core.db import Base, IdType
+from openhero.core.db import Base, IdType, add_as_loaded
 from openhero.core.models import IdMixin, utcnow
 from openhero.core.wakeup import needs_notify, notified, notify_column
 
@@ -52,10 +52,7 @@ async def emit(session: AsyncSession, event_type: str, object_type: str, object_
         # data-modifying CTE), then the row handed to the session as loaded (every column is known).
         event_id = (await session.execute(_insert_and_notify(), values)).scalar_one()
         notified(session)
-        event = Event(id=event_id, **values)
-        make_transient_to_detached(event)
-        session.add(event)
-        return event
+        return add_as_loaded(session, Event, {"id": event_id, **values})  # type: ignore[no-any-return]
     event = Event(**values)
     session.add(event)
     await session.flush()

@@ -10,7 +10,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhero.core.auth import Principal
-from openhero.core.db import read_rows
+from openhero.core.db import Prepared, read_rows
 from openhero.core.errors import ValidationFailed
 from openhero.core.pagination import PageParams
 from openhero.core.tenancy import get_owned
@@ -135,23 +135,16 @@ def _count(shape: tuple[Any, ...]) -> Select[Any]:
 
 # Built once per filter shape (which filters, which order), values bound at execution: building the
 # 30-column statement cost more CPU than running it on SQLite.
-_STATEMENTS: dict[tuple[Any, ...], tuple[Select[Any], tuple[str, ...]]] = {}
-_MAX_SHAPES = 256
+_STATEMENTS = Prepared(limit=256)  # order_by[] can be repeated at will: shapes are not a finite set
 
 
 async def _run(session: AsyncSession, kind: Any, flt: TaskFilter, values: dict[str, Any]) -> list[Any]:
     shape = _shape(flt)
-    entry = _STATEMENTS.get((kind, shape))
-    if entry is None:
-        stmt = kind(shape)
-        entry = (stmt, tuple(stmt.compile().params))
-        if len(_STATEMENTS) < _MAX_SHAPES:  # order_by[] can be repeated at will: shapes are not a finite set
-            _STATEMENTS[(kind, shape)] = entry
-    stmt, names = entry
-    values = {**values, "statuses": flt.statuses, "priorities": flt.priorities,
-              "id_types": [t for t in flt.assignee_types if t != "unassigned"] or ["admin"],
-              "assignee_ids": flt.assignee_ids, "typed": [t for t in flt.assignee_types if t != "unassigned"]}
-    return list(await read_rows(session, stmt, {name: values[name] for name in names}))
+    typed = [t for t in flt.assignee_types if t != "unassigned"]
+    values = {**values, "statuses": flt.statuses, "priorities": flt.priorities, "id_types": typed or ["admin"],
+              "assignee_ids": flt.assignee_ids, "typed": typed}
+    stmt, params = _STATEMENTS.bind((kind, shape), lambda: kind(shape), values)
+    return list(await read_rows(session, stmt, params))
 
 
 async def list_tasks(session: AsyncSession, principal: Principal, flt: TaskFilter, page: PageParams
