@@ -146,6 +146,24 @@ async def run(args: argparse.Namespace, url: str) -> None:
             stats = pstats.Stats(profiler)
             stats.sort_stats("cumulative").print_stats(45)
             stats.sort_stats("tottime").print_stats(30)
+            print(by_package(stats, args.requests))
+
+
+def by_package(stats: pstats.Stats, requests: int) -> str:
+    """Own time per request, summed by the package (or openhero module) each function belongs to."""
+    totals: dict[str, float] = {}
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if "site-packages/" in filename:
+            key = filename.split("site-packages/")[1].split("/")[0]
+        elif "/openhero/" in filename:
+            key = "openhero." + filename.split("/openhero/")[1].removesuffix(".py").replace("/", ".")
+        elif filename == "~":
+            key = "builtins: " + name.split(" of ")[-1].strip("<>'") if " of " in name else "builtins"
+        else:
+            key = "stdlib." + Path(filename).stem
+        totals[key] = totals.get(key, 0.0) + tottime
+    rows = [[key, f"{value / requests * 1e6:,.1f}"] for key, value in sorted(totals.items(), key=lambda kv: -kv[1])]
+    return "\nown time per request by package (µs, under cProfile):\n" + table(rows[:30], ["package", "µs"])
 
 
 def main() -> None:

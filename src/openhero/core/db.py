@@ -25,6 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
+from openhero.core.reads import HotReads, sqlite_connection
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -162,10 +164,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     dialect = engine.sync_engine.dialect
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
-    def _sqlite_connection(dbapi_connection: Any) -> Any:
-        adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)  # pool proxy -> adapter
-        return getattr(getattr(adapted, "_connection", None), "_connection", None)  # -> sqlite3.Connection
-
     # Writers queue in process: SQLite's own busy handler makes a waiting writer sleep and poll (1, 2, 5 ...
     # 100 ms naps), which caps a busy process at a few dozen write transactions a second. An asyncio lock
     # taken just before BEGIN IMMEDIATE and released after COMMIT/ROLLBACK hands the write lock over at
@@ -173,7 +171,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     gate = _WriterGate()
 
     def _commit(dbapi_connection: Any) -> None:
-        raw = _sqlite_connection(dbapi_connection)
+        raw = sqlite_connection(dbapi_connection)
         try:
             if raw is None or raw.in_transaction:
                 do_commit(dbapi_connection)
@@ -181,7 +179,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             gate.release(raw)
 
     def _rollback(dbapi_connection: Any) -> None:
-        raw = _sqlite_connection(dbapi_connection)
+        raw = sqlite_connection(dbapi_connection)
         try:
             if raw is None or raw.in_transaction:
                 do_rollback(dbapi_connection)
@@ -193,12 +191,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
-        gate.release(_sqlite_connection(dbapi_connection))  # a safety net: commit/rollback released it
+        gate.release(sqlite_connection(dbapi_connection))  # a safety net: commit/rollback released it
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get("sqlite_immediate", False):
-            gate.acquire(_sqlite_connection(conn.connection.dbapi_connection))
+            gate.acquire(sqlite_connection(conn.connection.dbapi_connection))
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         # Read sessions issue no BEGIN: each SELECT reads its own consistent snapshot, and a request
         # saves a round trip to SQLite's thread.
@@ -208,11 +206,20 @@ def _rows(session: Session, stmt: Executable, params: dict[str, Any]) -> Sequenc
     return session.connection().execute(stmt, params).all()
 
 
-async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
-    """A Core statement's rows through the session's connection, in one hop into SQLAlchemy's sync layer
-    (``await session.connection()`` then ``await conn.execute(...)`` is two; ~15 µs each). For hot reads
-    that select columns, not ORM objects."""
+async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, Any]) -> Sequence[Any]:
+    """A Core statement's rows (read by attribute, index or ``_mapping``), for hot reads that select columns,
+    not ORM objects. In a read session with no unflushed change they come from ``HotReads`` (core/reads.py:
+    the driver on a pinned connection, SQLAlchemy's compiled SQL and type processing); otherwise, or when the
+    hot path declines, through the session's connection in one hop into SQLAlchemy's sync layer."""
+    hot: HotReads | None = session.info.get(_HOT)
+    if hot is not None and not (session.new or session.dirty or session.deleted):
+        rows = await hot.rows(stmt, params)
+        if rows is not None:
+            return rows
     return await session.run_sync(_rows, stmt, params)
+
+
+_HOT = "openhero.hot_reads"
 
 
 class Prepared:
@@ -268,11 +275,14 @@ class Database:
         )
         read_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres
                        else self.engine)
-        self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
+        # Hot reads pin up to a quarter of the pool on PostgreSQL (one connection per event loop on SQLite).
+        self.hot = HotReads(self.engine, limit=max(1, pool_size // 4))
+        self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False, info={_HOT: self.hot})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 
     def session(self, *, write: bool = True) -> AsyncSession:
         return (self.write_sessions if write else self.read_sessions)()
 
     async def dispose(self) -> None:
+        await self.hot.close()
         await self.engine.dispose()

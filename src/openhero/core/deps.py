@@ -89,7 +89,9 @@ class ReadSessionMiddleware:
             await self.app(scope, receive, finishing_send)
         finally:
             session = scope.pop(_READ_SESSION, None)
-            if session is not None:
+            # A session that never began a transaction (its reads went hot: core/reads.py) holds no connection
+            # and nothing to release: closing it would be a greenlet hop for nothing.
+            if session is not None and (session.in_transaction() or session.identity_map or session.new):
                 await session.close()
 
 

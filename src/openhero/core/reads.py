@@ -1,0 +1,248 @@
+"""Hot reads: a Core SELECT run straight on the driver, with SQLAlchemy's own SQL and type processing.
+
+A small read through an ``AsyncSession`` spends most of its CPU in SQLAlchemy's layers around the driver:
+the session's connection bookkeeping, the pool checkout and its reset, a greenlet hop, the execution context
+and the result object (docs/performance.md, "Third pass": ~100 µs of a ~110 µs read on SQLite). For the
+handful of reads every partner repeats (``GET /v1/me``, a slot page, a task page) ``HotReads`` keeps that
+work out of the request:
+
+- the statement is compiled **once** by the engine's dialect (``stmt.compile(dialect=...)``): the SQL string,
+  the order of its positional parameters, the bind processors of their types and the result processors of
+  the selected columns' types are kept per statement object (statements are built once per shape by
+  ``core.db.Prepared``), so a call binds values, runs the driver and converts the rows with exactly the
+  processors SQLAlchemy would have applied (``UTCDateTime`` and the rest);
+- the driver connection is **pinned**: taken from the engine's pool once (so it carries the engine's own
+  setup: WAL and pragmas on SQLite, SQLAlchemy's JSON codecs on asyncpg) and kept for hot reads. On SQLite one
+  connection per event loop serves every hot read inline (a WAL reader never waits on a lock, and the loop
+  runs one read at a time); on PostgreSQL up to ``limit`` pinned connections serve one read each at a time,
+  and a read that finds none free goes through the session as before.
+
+Same answers as the session's read, by construction: hot reads serve only read sessions (no BEGIN on
+SQLite, autocommit on PostgreSQL: each statement reads its own latest committed snapshot, whichever
+connection runs it) that hold no unflushed change; anything else — a write session, a statement using a
+construct the plan does not cover, a driver error, another event loop — goes through the session, which
+gives the answer (or the error) it always gave. ``tests/core/test_reads.py`` compares the two row by row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Executable
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
+
+STATEMENT_LIMIT = 1024  # plans kept; statements past it (built per call) go through the session
+
+
+def sqlite_connection(dbapi_connection: Any) -> Any:
+    """The ``sqlite3.Connection`` under a pool proxy / SQLAlchemy's aiosqlite adapter (None if not there)."""
+    adapted = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)  # pool proxy -> adapter
+    return getattr(getattr(adapted, "_connection", None), "_connection", None)  # -> sqlite3.Connection
+
+
+def _row_class(keys: list[str]) -> type[tuple[Any, ...]] | None:
+    """A tuple with the row's column names as attributes and ``_mapping`` (what callers read of a ``Row``)."""
+    try:
+        base = namedtuple("HotRow", keys)  # type: ignore[misc]  # noqa: PYI024
+    except ValueError:  # a name that is not an identifier, or repeated: such a statement stays on the session
+        return None
+
+    class HotRow(base):  # type: ignore[misc,valid-type]
+        __slots__ = ()
+
+        @property
+        def _mapping(self) -> dict[str, Any]:
+            return dict(zip(self._fields, self, strict=True))
+
+    return HotRow
+
+
+MEMO_LIMIT = 4096  # converted values kept per column (a page of slots repeats the same boundary times)
+
+
+def _immutable(type_: Any) -> bool:
+    """A column whose converted values are immutable (dates and times), so one conversion serves repeats."""
+    try:
+        return type_.python_type in (datetime, date)
+    except NotImplementedError:
+        return False
+
+
+def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` remembered per raw value: the same text (SQLite) or driver value always converts to the
+    same (immutable) value, and parsing a timestamp and attaching its zone twice per row cost a third of a
+    slot page's own work."""
+    seen: dict[Any, Any] = {}
+
+    def memo(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            pass
+        out = convert(value)
+        if len(seen) >= MEMO_LIMIT:
+            seen.clear()
+        seen[value] = out
+        return out
+
+    return memo
+
+
+class _Plan:
+    """One statement compiled for one dialect: SQL, parameter order and processors, row shape."""
+
+    __slots__ = ("statement", "compiled", "sql", "names", "binds", "defaults", "expanding", "converters", "row")
+
+    def __init__(self, stmt: Executable, dialect: Any) -> None:
+        self.statement = stmt  # kept alive: plans are keyed by id()
+        compiled = self.compiled = stmt.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.expanding = bool(getattr(compiled, "_post_compile_expanded_state", None)) or "POSTCOMPILE_" in self.sql
+        names = list(compiled.positiontup or ())
+        processors = compiled._bind_processors
+        self.names = names
+        self.binds = [processors.get(name) for name in names]
+        # Values the statement carries itself (a literal compared with a column is a bound parameter too).
+        self.defaults = {name: bind.effective_value for name, bind in compiled.binds.items()
+                         if not bind.required}
+        columns = compiled._result_columns
+        self.converters = [(i, _memo(proc) if _immutable(entry.type) else proc) for i, entry in enumerate(columns)
+                           if (proc := entry.type._cached_result_processor(dialect, None)) is not None]
+        self.row = _row_class([entry.keyname for entry in columns])
+
+    def arguments(self, params: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The SQL and its positional values for one call (bind processors applied)."""
+        if self.expanding:  # IN (...) with a list: SQLAlchemy renders the placeholders for this call
+            state = self.compiled.construct_expanded_state(params)
+            procs, values = state.processors, state.parameters
+            return state.statement, tuple(procs[name](values[name]) if name in procs else values[name]
+                                          for name in state.positiontup or ())
+        if self.defaults:
+            params = {**self.defaults, **params}
+        return self.sql, tuple(bind(params[name]) if bind is not None else params[name]
+                               for name, bind in zip(self.names, self.binds, strict=True))
+
+    def rows(self, data: Sequence[Sequence[Any]]) -> list[Any]:
+        make, converters = self.row._make, self.converters  # type: ignore[union-attr]
+        if not converters:
+            return [make(raw) for raw in data]
+        out = []
+        for raw in data:
+            values = list(raw)
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            out.append(make(values))
+        return out
+
+
+class HotReads:
+    """Pinned driver connections and compiled plans for hot reads (see the module's docstring)."""
+
+    def __init__(self, engine: AsyncEngine, *, limit: int) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.limit = 1 if self.sqlite else max(1, limit)
+        self._plans: dict[int, _Plan | None] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pinned: list[Any] = []  # pool proxies taken for good (until close)
+        self._free: list[Any] = []  # their driver connections not running a read now
+        self._pinning = False
+        self.closed = False
+
+    @property
+    def pinned(self) -> int:
+        """Pool connections held for hot reads (checked out of the pool until ``close``)."""
+        return len(self._pinned)
+
+    def plan(self, stmt: Executable) -> _Plan | None:
+        key = id(stmt)
+        plan = self._plans.get(key, False)
+        if plan is False or (plan is not None and plan.statement is not stmt):
+            try:
+                plan = _Plan(stmt, self.dialect)
+                if plan.row is None:
+                    plan = None
+            except Exception:  # noqa: BLE001 - a construct the plan does not cover: the session runs it
+                plan = None
+            if len(self._plans) < STATEMENT_LIMIT:
+                self._plans[key] = plan
+        return plan  # type: ignore[return-value]
+
+    async def rows(self, stmt: Executable, params: dict[str, Any]) -> list[Any] | None:
+        """The statement's rows, or None when this read should go through the session instead."""
+        if self.closed:
+            return None
+        plan = self.plan(stmt)
+        if plan is None:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None:
+                return None  # pinned on another event loop (tests run several): the session serves this one
+            self._loop = loop
+        try:
+            sql, args = plan.arguments(params)
+        except Exception:  # noqa: BLE001 - a value the plan cannot bind: the session binds it (or says why)
+            return None
+        driver = self._free.pop() if self._free else await self._pin()
+        if driver is None:
+            return None
+        try:
+            if self.sqlite:
+                data = driver.execute(sql, args).fetchall()
+            else:
+                data = await driver.fetch(sql, *args)
+        except Exception:  # noqa: BLE001 - the session repeats the read and answers, or raises, as it always did
+            await self._drop(driver)
+            return None
+        self._free.append(driver)
+        return plan.rows(data)
+
+    async def _pin(self) -> Any:
+        if len(self._pinned) >= self.limit or self._pinning:
+            return None
+        self._pinning = True
+        try:
+            proxy = await greenlet_spawn(self.engine.sync_engine.raw_connection)
+        except Exception:  # noqa: BLE001 - the pool or the server said no: the session will say why
+            return None
+        finally:
+            self._pinning = False
+        if self.closed:
+            await greenlet_spawn(proxy.close)
+            return None
+        driver = sqlite_connection(proxy) if self.sqlite else proxy.driver_connection
+        if driver is None:
+            await greenlet_spawn(proxy.close)
+            return None
+        self._pinned.append((proxy, driver))
+        return driver
+
+    async def _drop(self, driver: Any) -> None:
+        for entry in self._pinned:
+            if entry[1] is driver:
+                self._pinned.remove(entry)
+                await greenlet_spawn(entry[0].invalidate)  # it may be broken: the pool makes a new one
+                return
+
+    async def close(self) -> None:
+        """Hand the pinned connections back to the pool (before the engine is disposed)."""
+        self.closed = True
+        pinned, self._pinned, self._free = self._pinned, [], []
+        if not pinned:
+            return
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            for proxy, _driver in pinned:  # their loop is gone: let the pool forget them
+                try:
+                    proxy.invalidate()
+                except Exception:  # noqa: BLE001, S112 - closing a connection of a finished loop
+                    continue
+            return
+        for proxy, _driver in pinned:
+            await greenlet_spawn(proxy.close)

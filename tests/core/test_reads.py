@@ -1,0 +1,178 @@
+"""Hot reads (core/reads.py): the driver on a pinned connection gives exactly the rows the session gives,
+sees every committed change, and steps aside (to the session) whenever it cannot be sure."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import bindparam, literal, select, text
+
+from openhero.booking import repository
+from openhero.booking.repository import SlotFilter
+from openhero.core.db import Database, _rows, read_rows
+from openhero.core.reads import HotReads
+from openhero.practice import service as practice_service
+from openhero.tasks import service as task_service
+from openhero.tasks.service import TaskFilter
+from tests.booking.builders import make_world
+from tests.builders import make_admin, make_patient, make_task
+
+
+def _plain(rows: Any) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in rows]
+
+
+async def _both(db: Database, stmt: Any, params: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """(hot rows, the session's own rows) for one statement."""
+    assert db.hot is not None
+    hot = await db.hot.rows(stmt, params)
+    assert hot is not None, "the hot path declined a statement it should serve"
+    async with db.session(write=False) as session:
+        own = await session.run_sync(_rows, stmt, params)
+    return hot, list(own)
+
+
+async def _world(db: Database, now: Any) -> Any:
+    world = await make_world(db, now, slots=8)
+    patient = await make_patient(db, world.tenant.id, deceased_at=None)
+    admin = await make_admin(db, world.tenant.id)
+    for i in range(5):
+        await make_task(db, world.tenant.id, status=("open", "closed", "in_progress")[i % 3],
+                        priority=("high", "low", "medium")[i % 3], patient_id=patient.id if i % 2 else None,
+                        assignee_type="admin" if i % 2 else None, assignee_id=admin.id if i % 2 else None,
+                        created_at=now - timedelta(minutes=i), updated_at=now - timedelta(minutes=i))
+    return world, admin
+
+
+SLOT_FILTERS = [
+    lambda w, now: SlotFilter(),
+    lambda w, now: SlotFilter(start=w.start + timedelta(minutes=15), end=w.start + timedelta(hours=1)),
+    lambda w, now: SlotFilter(location_ids=[w.location.id], practitioner_ids=[w.practitioner.id, 999_999]),
+    lambda w, now: SlotFilter(appointment_type_ids=[w.appt_type.id, w.appt_type.id + 1], end=w.start),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SLOT_FILTERS)))
+async def test_slot_statements_give_the_sessions_rows(clean: Database, clock: Any, case: int) -> None:
+    now = clock.now()
+    world, _admin = await _world(clean, now)
+    flt = SLOT_FILTERS[case](world, now)
+    for kind, extra in ((repository._page, {"limit": 3, "offset": 1}), (repository._count, {}),
+                        (repository._type_stats, {}), (repository._practitioners, {})):
+        stmt, params = repository._prepared(kind, flt, now, group_id=world.tenant.id, **extra)
+        hot, own = await _both(clean, stmt, params)
+        assert _plain(hot) == _plain(own)
+        assert [tuple(r) for r in hot] == [tuple(r) for r in own]
+    # And the rows are what the service reads: values typed as SQLAlchemy types them (aware UTC datetimes).
+    stmt, params = repository._prepared(repository._page, SlotFilter(), now, group_id=world.tenant.id,
+                                        limit=50, offset=0)
+    hot, _own = await _both(clean, stmt, params)
+    assert len(hot) == 8 and hot[0].start_time == world.start and hot[0].start_time.tzinfo is not None
+    assert hot[0].total == 8 and hot[0][0] == world.slot_ids[0]
+
+
+@pytest.mark.parametrize("flt", [
+    TaskFilter(),
+    TaskFilter(statuses=["open", "in_progress"], priorities=["high"], order_by=["priority", "updated_at"],
+               descending=[False, True]),
+    TaskFilter(assignee_types=["admin", "unassigned"]),
+])
+async def test_task_statements_give_the_sessions_rows(clean: Database, clock: Any, flt: TaskFilter) -> None:
+    world, admin = await _world(clean, clock.now())
+    shape = task_service._shape(flt)
+    typed = [t for t in flt.assignee_types if t != "unassigned"]
+    values = {"group_id": world.tenant.id, "limit": 3, "offset": 0, "statuses": flt.statuses,
+              "priorities": flt.priorities, "id_types": typed or ["admin"], "assignee_ids": [admin.id],
+              "typed": typed}
+    stmt, params = task_service._STATEMENTS.bind((task_service._page, shape),
+                                                 lambda: task_service._page(shape), values)
+    hot, own = await _both(clean, stmt, params)
+    assert hot and _plain(hot) == _plain(own)
+    assert {row.patient__id is None for row in hot} <= {True, False}
+
+
+async def test_practice_view_and_json_columns(clean: Database, clock: Any) -> None:
+    world, _admin = await _world(clean, clock.now())
+    hot, own = await _both(clean, practice_service._GROUP_VIEW, {"group_id": world.tenant.id})
+    assert _plain(hot) == _plain(own) and hot[0].address == own[0].address
+
+
+async def test_a_committed_change_is_seen_by_the_next_hot_read(clean: Database, clock: Any,
+                                                                api: httpx.AsyncClient, tenant: Any) -> None:
+    assert (await api.get("/v1/me")).json()["name"] == tenant.group.name
+    async with clean.session() as session:
+        await session.execute(text("UPDATE practice_groups SET name = 'Renamed' WHERE id = :id"),
+                              {"id": tenant.id})
+        await session.commit()
+    assert (await api.get("/v1/me")).json()["name"] == "Renamed"
+    assert clean.hot.pinned == 1  # the reads above were served hot
+
+
+async def test_what_the_plan_does_not_cover_goes_through_the_session(clean: Database) -> None:
+    assert clean.hot is not None
+    odd = select(literal(1).label("1 not a name"))  # no attribute can carry that name
+    assert await clean.hot.rows(odd, {}) is None
+    async with clean.session(write=False) as session:
+        assert [tuple(r) for r in await read_rows(session, odd, {})] == [(1,)]
+    # A write session never reads hot: it must see its own uncommitted changes.
+    async with clean.session() as session:
+        assert session.info.get("openhero.hot_reads") is None
+
+
+async def test_a_broken_pinned_connection_is_replaced_and_the_read_still_answers(
+        clean: Database, clock: Any) -> None:
+    world, _admin = await _world(clean, clock.now())
+    hot = clean.hot
+    assert hot is not None
+    stmt, params = practice_service._GROUP_VIEW, {"group_id": world.tenant.id}
+    assert await hot.rows(stmt, params)
+    driver = hot._free[-1]
+    if clean.is_postgres:
+        pid = driver.get_server_pid()
+        async with clean.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.1)
+    else:
+        driver.close()  # the sqlite3 connection under the pinned pool connection
+    async with clean.session(write=False) as session:  # the hot read fails, the session answers
+        rows = await read_rows(session, stmt, params)
+    assert rows[0].name == world.tenant.group.name
+    assert hot.pinned == 0  # the broken one was dropped (invalidated in the pool) ...
+    assert await hot.rows(stmt, params)  # ... and a fresh one pinned by the next read
+    assert hot.pinned == 1 and hot._free[-1] is not driver
+
+
+async def test_concurrent_reads_pin_at_most_the_limit(clean: Database, clock: Any) -> None:
+    world, _admin = await _world(clean, clock.now())
+    stmt, params = practice_service._GROUP_VIEW, {"group_id": world.tenant.id}
+
+    async def read() -> str:
+        async with clean.session(write=False) as session:
+            return (await read_rows(session, stmt, params))[0].name  # type: ignore[no-any-return]
+
+    names = await asyncio.gather(*(read() for _ in range(40)))
+    assert set(names) == {world.tenant.group.name}
+    assert 1 <= clean.hot.pinned <= clean.hot.limit
+    assert clean.engine.pool.checkedout() == clean.hot.pinned
+
+
+async def test_dispose_hands_the_pinned_connections_back(database_url: str) -> None:
+    db = Database(database_url, pool_size=4)
+    try:
+        assert db.hot is not None
+        assert await db.hot.rows(select(bindparam("x") + 1), {"x": 41}) == [(42,)]
+        assert db.engine.pool.checkedout() == 1
+    finally:
+        await db.dispose()
+    assert db.hot.pinned == 0 and db.engine.pool.checkedout() == 0
+    assert await db.hot.rows(select(literal(1)), {}) is None  # closed: reads go through the session
+
+
+def test_the_pin_limit_follows_the_pool(database_url: str) -> None:
+    db = Database(database_url, pool_size=12)
+    assert isinstance(db.hot, HotReads)
+    assert db.hot.limit == (1 if not db.is_postgres else 3)
