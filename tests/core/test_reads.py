@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import bindparam, literal, select, text
+from sqlalchemy import bindparam, func, literal, select, text
 
 from openhero.booking import repository
 from openhero.booking.repository import SlotFilter
@@ -154,8 +154,11 @@ async def test_concurrent_reads_pin_at_most_the_limit(clean: Database, clock: An
         async with clean.session(write=False) as session:
             return (await read_rows(session, stmt, params))[0].name  # type: ignore[no-any-return]
 
+    await read()  # pins the first connection
+    served = clean.hot.served
     names = await asyncio.gather(*(read() for _ in range(40)))
     assert set(names) == {world.tenant.group.name}
+    assert clean.hot.served == served + 40  # every one hot: those that found no free connection waited
     assert 1 <= clean.hot.pinned <= clean.hot.limit
     assert clean.engine.pool.checkedout() == clean.hot.pinned
 
@@ -175,4 +178,28 @@ async def test_dispose_hands_the_pinned_connections_back(database_url: str) -> N
 def test_the_pin_limit_follows_the_pool(database_url: str) -> None:
     db = Database(database_url, pool_size=12)
     assert isinstance(db.hot, HotReads)
-    assert db.hot.limit == (1 if not db.is_postgres else 3)
+    assert db.hot.limit == (1 if not db.is_postgres else 6)
+
+
+async def test_cancelled_reads_leave_no_connection_behind(clean: Database) -> None:
+    """Reads cancelled while running (PostgreSQL) or while waiting for a pinned connection give back or drop
+    what they held: afterwards the pool lends out only the pinned connections, and reads still answer."""
+    hot = clean.hot
+    if clean.is_postgres:
+        slow = select(func.pg_sleep(0.3).label("slept"))
+    else:
+        n = select(literal(1).label("n")).cte(recursive=True)
+        n = n.union_all(select(n.c.n + 1).where(n.c.n < 200_000))
+        slow = select(func.count().label("rows")).select_from(n)
+    tasks = [asyncio.ensure_future(hot.rows(slow, {})) for _ in range(3 * hot.limit)]
+    await asyncio.sleep(0.05)
+    if clean.is_postgres:
+        assert hot._waiters  # some are waiting for a pinned connection, the others running their read
+    for task in tasks[::2]:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    answered = [r for r in results if not isinstance(r, BaseException)]
+    assert answered and all(r is not None and len(r) == 1 for r in answered)
+    assert clean.engine.pool.checkedout() == hot.pinned <= hot.limit
+    assert not hot._waiters
+    assert await hot.rows(select(literal(5).label("five")), {}) == [(5,)]

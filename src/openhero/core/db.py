@@ -275,8 +275,8 @@ class Database:
         )
         read_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres
                        else self.engine)
-        # Hot reads pin up to a quarter of the pool on PostgreSQL (one connection per event loop on SQLite).
-        self.hot = HotReads(self.engine, limit=max(1, pool_size // 4))
+        # Hot reads pin up to half the pool on PostgreSQL (one connection per event loop on SQLite).
+        self.hot = HotReads(self.engine, limit=max(2, pool_size // 2))
         self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False, info={_HOT: self.hot})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 

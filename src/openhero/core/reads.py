@@ -27,7 +27,7 @@ gives the answer (or the error) it always gave. ``tests/core/test_reads.py`` com
 from __future__ import annotations
 
 import asyncio
-from collections import namedtuple
+from collections import deque, namedtuple
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -153,7 +153,9 @@ class HotReads:
         self._pinned: list[Any] = []  # pool proxies taken for good (until close)
         self._free: list[Any] = []  # their driver connections not running a read now
         self._pinning = False
+        self._waiters: deque[asyncio.Future[Any]] = deque()
         self.closed = False
+        self.served = 0  # reads answered hot (the rest of read_rows' reads went through the session)
 
     @property
     def pinned(self) -> int:
@@ -190,7 +192,7 @@ class HotReads:
             sql, args = plan.arguments(params)
         except Exception:  # noqa: BLE001 - a value the plan cannot bind: the session binds it (or says why)
             return None
-        driver = self._free.pop() if self._free else await self._pin()
+        driver = await self._take()
         if driver is None:
             return None
         try:
@@ -199,42 +201,115 @@ class HotReads:
             else:
                 data = await driver.fetch(sql, *args)
         except Exception:  # noqa: BLE001 - the session repeats the read and answers, or raises, as it always did
-            await self._drop(driver)
+            await self._give_back(driver)
             return None
-        self._free.append(driver)
+        except BaseException:  # cancelled mid-read: the connection's state is unknown, so it goes
+            try:
+                if not self.sqlite:
+                    driver.terminate()  # asyncpg: close the socket now, without a round trip
+                await self._drop(driver)
+            finally:
+                self._forget(driver)  # if the drop itself was interrupted
+            raise
+        await self._give_back(driver)
+        self.served += 1
         return plan.rows(data)
 
+    async def _take(self) -> Any:
+        """A free pinned connection; else a new one pinned (up to ``limit``); else the next one given back."""
+        if self._free:
+            return self._free.pop()
+        if len(self._pinned) < self.limit and not self._pinning:
+            return await self._pin()
+        if not self._pinned and not self._pinning:
+            return None  # nothing pinned (pinning failed): the session serves this read
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():  # handed a connection just as it was cancelled
+                await self._give_back(waiter.result())
+            else:
+                waiter.cancel()
+            raise
+
+    async def _give_back(self, driver: Any) -> None:
+        if not self._usable(driver):
+            await self._drop(driver)
+            driver = await self._pin() if self._waiters and not self.closed and not self._pinning else None
+            if driver is None:
+                if not self._pinned and not self._pinning:
+                    self._release_waiters()  # nobody will give one back: they use the session
+                return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(driver)
+                return
+        self._free.append(driver)
+
+    def _usable(self, driver: Any) -> bool:
+        if self.closed:
+            return False
+        if self.sqlite:
+            try:
+                driver.total_changes  # noqa: B018 - raises on a closed connection
+            except Exception:  # noqa: BLE001
+                return False
+            return True
+        return not driver.is_closed()
+
+    def _forget(self, driver: Any) -> None:
+        for entry in self._pinned:
+            if entry[1] is driver:
+                self._pinned.remove(entry)
+                try:
+                    entry[0].invalidate()
+                except Exception:  # noqa: BLE001, S110 - outside a greenlet the pool logs and forgets it
+                    pass
+                break
+        if not self._pinned and not self._pinning:
+            self._release_waiters()
+
     async def _pin(self) -> Any:
-        if len(self._pinned) >= self.limit or self._pinning:
-            return None
+        """Take one more connection from the pool for good (one pin at a time); None if that fails."""
         self._pinning = True
+        driver = None
         try:
             proxy = await greenlet_spawn(self.engine.sync_engine.raw_connection)
+            if not self.closed:
+                driver = sqlite_connection(proxy) if self.sqlite else proxy.driver_connection
+            if driver is None:
+                await greenlet_spawn(proxy.close)
+            else:
+                self._pinned.append((proxy, driver))
         except Exception:  # noqa: BLE001 - the pool or the server said no: the session will say why
-            return None
+            driver = None
         finally:
             self._pinning = False
-        if self.closed:
-            await greenlet_spawn(proxy.close)
-            return None
-        driver = sqlite_connection(proxy) if self.sqlite else proxy.driver_connection
-        if driver is None:
-            await greenlet_spawn(proxy.close)
-            return None
-        self._pinned.append((proxy, driver))
+            if driver is None and not self._pinned:
+                self._release_waiters()  # nothing pinned will come back: they use the session
         return driver
+
+    def _release_waiters(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
 
     async def _drop(self, driver: Any) -> None:
         for entry in self._pinned:
             if entry[1] is driver:
                 self._pinned.remove(entry)
                 await greenlet_spawn(entry[0].invalidate)  # it may be broken: the pool makes a new one
-                return
+                break
 
     async def close(self) -> None:
         """Hand the pinned connections back to the pool (before the engine is disposed)."""
         self.closed = True
         pinned, self._pinned, self._free = self._pinned, [], []
+        self._release_waiters()
         if not pinned:
             return
         if self._loop is not None and self._loop is not asyncio.get_running_loop():
