@@ -203,3 +203,17 @@ async def test_cancelled_reads_leave_no_connection_behind(clean: Database) -> No
     assert clean.engine.pool.checkedout() == hot.pinned <= hot.limit
     assert not hot._waiters
     assert await hot.rows(select(literal(5).label("five")), {}) == [(5,)]
+
+
+async def test_dates_are_converted_once_per_raw_value(clean: Database, clock: Any) -> None:
+    """Timestamps repeat across pages and requests; a date column's conversion is remembered per raw value
+    (the same immutable value comes back), other columns are converted every time."""
+    world, _admin = await _world(clean, clock.now())
+    stmt, params = repository._prepared(repository._page, SlotFilter(), clock.now(), group_id=world.tenant.id,
+                                        limit=50, offset=0)
+    first, second = await clean.hot.rows(stmt, params), await clean.hot.rows(stmt, params)
+    assert first == second
+    assert all(a.start_time is b.start_time for a, b in zip(first, second, strict=True))
+    plan = clean.hot.plan(stmt)
+    memoised = {i for i, convert in plan.converters if convert.__name__ == "memo"}
+    assert memoised == {4, 5}  # start_time and finish_time

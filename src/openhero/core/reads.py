@@ -29,10 +29,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque, namedtuple
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Date, DateTime, Executable
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -67,10 +66,7 @@ MEMO_LIMIT = 4096  # converted values kept per column (a page of slots repeats t
 
 def _immutable(type_: Any) -> bool:
     """A column whose converted values are immutable (dates and times), so one conversion serves repeats."""
-    try:
-        return type_.python_type in (datetime, date)
-    except NotImplementedError:
-        return False
+    return isinstance(getattr(type_, "impl_instance", type_), (Date, DateTime))  # a TypeDecorator: its impl
 
 
 def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
