@@ -15,19 +15,54 @@ candidate matches, the request goes to the framework's own router unchanged, so 
 
 Install with ``install_route_index(app)`` once every route is added; routes included from other routers
 must be on the app's own route list (``include_routes``), not nested in an included router.
+
+``ApiRoute`` (the API's route class) serves a request through a *compiled handler* when its dependency graph
+allows: FastAPI's ``solve_dependencies`` walks the route's whole graph on every request and, per node,
+recomputes what cannot change (cache key, generator or not, four kinds of parameters, mostly empty); the
+compiled handler does that walk once, at startup, into a list of steps in the order FastAPI calls them. See
+``plan`` for the subset it compiles and ``compiled_routes(app)`` for which routes use it and why the others
+do not; every other route, and any request with dependency overrides or FastAPI telemetry active, is served
+by FastAPI's own handler.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, NamedTuple, cast
 
-from fastapi import APIRouter, FastAPI
-from fastapi.dependencies.utils import get_dependant
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, FastAPI, params
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant, request_params_to_args
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute, serialize_response
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+try:  # what FastAPI's request handler uses internally, mirrored here; without it every route keeps FastAPI's
+    from fastapi._compat import Undefined, field_annotation_is_sequence
+    from fastapi.dependencies.models import (
+        _get_cache_key,
+        _is_async_gen_callable,
+        _is_coroutine_callable,
+        _is_gen_callable,
+    )
+    from fastapi.dependencies.utils import (
+        _get_param_aliases,
+        _get_param_model,
+        _validate_value_with_model_field,
+    )
+    from fastapi.routing import _effective_route_context_var, _extract_endpoint_context
+    from fastapi.telemetry._api import _get_request_telemetry, _validation_failed
+
+    _MIRRORABLE = True
+except ImportError:  # pragma: no cover - another FastAPI than the one the compiler was checked against
+    _MIRRORABLE = False
 
 DEPTH = 2  # literal segments indexed: /v1/<resource> tells the API's resources apart
 _ANY = "\x00*"  # a segment no route names literally
@@ -61,23 +96,279 @@ def _lean(dependant: Any, path: str) -> Any:
     return dataclasses.replace(dependant, dependencies=subs) if changed else dependant
 
 
+# ---- compiled request handlers ---------------------------------------------------------------------------
+
+COMPILE = True  # False: every ApiRoute built from now on keeps FastAPI's handler (tests compare the two)
+_MISSING: Any = object()
+# Dependant's fields, as of the FastAPI the compiler was checked against (0.165): a graph built by a FastAPI
+# whose nodes carry anything more is not compiled, since the compiler could not know what that field does.
+_KNOWN_FIELDS = frozenset({
+    "path_params", "query_params", "header_params", "cookie_params", "body_params", "dependencies", "name", "call",
+    "request_param_name", "websocket_param_name", "http_connection_param_name", "response_param_name",
+    "background_tasks_param_name", "security_scopes_param_name", "own_oauth_scopes", "parent_oauth_scopes",
+    "use_cache", "path", "scope", "concurrency"})
+_FETCHED = {"query_params": "query", "header_params": "header", "cookie_params": "cookie", "body_params": "body"}
+_SPECIAL = {"websocket_param_name": "WebSocket", "response_param_name": "Response",
+            "background_tasks_param_name": "BackgroundTasks", "security_scopes_param_name": "SecurityScopes"}
+
+
+class NotCompiled(Exception):
+    """The route is outside the subset ``plan`` compiles; the message says why."""
+
+
+PathReader = Callable[[Mapping[str, Any]], tuple[dict[str, Any], list[Any]]]
+
+
+def path_reader(fields: list[Any]) -> PathReader | None:
+    """``request_params_to_args(fields, ...)`` for path parameters. For a field FastAPI reads with a plain
+    lookup (one alias, no model, not a sequence: every path parameter of this API) it runs that function's
+    steps with what they derive from the field worked out once (~3 µs a request less); for any other field it
+    is that function."""
+    plain = []
+    for field in fields:
+        info, aliases = field.field_info, _get_param_aliases(field)
+        if (not isinstance(info, params.Param) or len(aliases) != 1 or _get_param_model(field) is not None
+                or field_annotation_is_sequence(info.annotation)):
+            return partial(request_params_to_args, fields)
+        alias = aliases[0][1]
+        plain.append((field, field.name, alias, (info.in_.value, alias)))
+    if not plain:
+        return None
+
+    def read(received: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        for field, name, alias, loc in plain:
+            value = received.get(alias)
+            value, found = _validate_value_with_model_field(
+                field=field, value=Undefined if value is None else value, values=values, loc=loc)
+            if found:
+                errors.extend(found)
+            else:
+                values[name] = value
+        return values, errors
+
+    return read
+
+
+class Step(NamedTuple):
+    """One node of a route's dependency graph as ``solve_dependencies`` meets it (a node met twice is two steps)."""
+
+    call: Callable[..., Any]
+    key: int  # FastAPI's cache key (the call, its security scopes if it uses them, its scope), numbered per route
+    use_cache: bool
+    args: tuple[tuple[str, int], ...]  # keyword <- the value of an earlier step
+    request_names: tuple[str, ...]  # keywords that receive the request (Request, HTTPConnection)
+    read_path: PathReader | None  # the node's path parameters: (values, errors) from request.path_params
+    parent: int  # the step this one's value (or failure) goes to; len(steps) is the endpoint
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]  # the dependencies, in the order solve_dependencies solves them
+    endpoint: Step
+    keys: int
+
+    def calls(self) -> list[Callable[..., Any]]:
+        """What a request without validation errors calls, in order (cache hits left out)."""
+        solved: set[int] = set()
+        calls = []
+        for step in self.steps:
+            if not (step.use_cache and step.key in solved):
+                calls.append(step.call)
+            solved.add(step.key)
+        return [*calls, self.endpoint.call]
+
+
+def _label(call: Any) -> str:
+    return getattr(call, "__qualname__", None) or type(call).__qualname__
+
+
+def _check(node: Dependant, what: str) -> None:
+    for kind, word in _FETCHED.items():
+        if getattr(node, kind):
+            names = ", ".join(field.name for field in getattr(node, kind))
+            raise NotCompiled(f"{what} declares {word} parameters ({names})")
+    for kind, word in _SPECIAL.items():
+        if getattr(node, kind):
+            raise NotCompiled(f"{what} takes a {word}")
+    if node.call is None:
+        raise NotCompiled(f"{what} has no callable")
+    if _is_gen_callable(node.call) or _is_async_gen_callable(node.call):
+        raise NotCompiled(f"{what} is a generator (yield)")
+    if not _is_coroutine_callable(node.call):
+        raise NotCompiled(f"{what} is not a coroutine function (FastAPI runs it in a thread pool)")
+    if node.concurrency is not None:
+        raise NotCompiled(f"{what} has a concurrency limit")
+
+
+def plan(dependant: Dependant) -> Plan:
+    """The route's graph as steps, in ``solve_dependencies``' order: depth first, a node's sub-dependencies (in
+    declaration order) before the node, every occurrence of a node (FastAPI re-walks a cached node's
+    sub-graph: a ``use_cache=False`` dependency below it is called again). Raises ``NotCompiled`` unless every
+    node is an ``async def`` (neither generator nor thread-pool function, no concurrency limit) taking only the
+    request, sub-dependencies and path parameters."""
+    if not _MIRRORABLE or {f.name for f in dataclasses.fields(Dependant)} != _KNOWN_FIELDS:
+        raise NotCompiled("this FastAPI is not the one the compiler mirrors")
+    steps: list[Step] = []
+    keys: dict[Any, int] = {}
+
+    def visit(node: Dependant, what: str) -> int:
+        _check(node, what)
+        args, children = [], []
+        for sub in node.dependencies:
+            index = visit(sub, f"dependency {_label(sub.call)}")
+            children.append(index)
+            if sub.name is not None:
+                args.append((sub.name, index))
+        key = keys.setdefault(_get_cache_key(dependant=node, uses_scopes_cache={}), len(keys))
+        names = tuple(n for n in (node.http_connection_param_name, node.request_param_name) if n)
+        call = cast(Callable[..., Any], node.call)  # (_check refuses a node without one)
+        steps.append(Step(call, key, node.use_cache, tuple(args), names, path_reader(node.path_params), -1))
+        here = len(steps) - 1
+        for child in children:
+            steps[child] = steps[child]._replace(parent=here)
+        return here
+
+    visit(dependant, "the endpoint")
+    endpoint = steps.pop()
+    return Plan(tuple(steps), endpoint, len(keys))
+
+
+def compile_handler(route: APIRoute, dependant: Dependant, fallback: Callable[[Request], Awaitable[Response]]
+                    ) -> tuple[Callable[[Request], Awaitable[Response]], Plan]:
+    """A request handler for ``route`` that gives the answers of FastAPI's ``get_request_handler`` for the same
+    graph: dependencies called in the same order with the same cache, path parameters validated by FastAPI's
+    own function (the same 422, after the sub-dependencies ran, a node whose parameters fail not called), the
+    endpoint's result serialised by FastAPI's ``serialize_response`` with the route's options. ``fallback``
+    (FastAPI's handler) serves a request that has dependency overrides or FastAPI telemetry active."""
+    if not COMPILE:
+        raise NotCompiled("compilation switched off (routing.COMPILE)")
+    if route.body_field is not None:
+        raise NotCompiled("the route reads a request body")
+    steps_plan = plan(dependant)
+    steps, keys, n = steps_plan.steps, steps_plan.keys, len(steps_plan.steps)
+    endpoint, _, _, endpoint_args, endpoint_names, read_endpoint_path, _ = steps_plan.endpoint
+    overrides = route.dependency_overrides_provider  # what FastAPI's handler consults (None: it never does)
+    field, status_code, response_class = route.response_field, route.status_code, route.response_class
+    dump_json = field is not None and isinstance(response_class, DefaultPlaceholder)
+    make_response: Any = response_class.value if isinstance(response_class, DefaultPlaceholder) else response_class
+    response_args: dict[str, Any] = {"background": None, **({"status_code": status_code} if status_code else {})}
+    options = {"include": route.response_model_include, "exclude": route.response_model_exclude,
+               "by_alias": route.response_model_by_alias, "exclude_unset": route.response_model_exclude_unset,
+               "exclude_defaults": route.response_model_exclude_defaults,
+               "exclude_none": route.response_model_exclude_none}
+    path = dependant.path
+
+    def endpoint_context(request: Request) -> Any:
+        context = _extract_endpoint_context(endpoint)
+        if path:
+            context["path"] = f"{request.method} {request.scope.get('root_path', '').rstrip('/')}{path}"
+        return context
+
+    async def handler(request: Request) -> Response:
+        if (overrides is not None and overrides.dependency_overrides) or _get_request_telemetry() is not None:
+            return await fallback(request)
+        results: list[Any] = [None] * n
+        cache: list[Any] = [_MISSING] * keys
+        errors: list[Any] = []
+        failed: set[int] | None = None  # steps a sub-dependency's validation error reached: not called
+        for i, (call, key, use_cache, args, names, read_path, parent) in enumerate(steps):
+            kwargs = dict.fromkeys(names, request)
+            for name, j in args:
+                kwargs[name] = results[j]
+            if read_path is not None or (failed is not None and i in failed):
+                values, found = read_path(request.path_params) if read_path is not None else ({}, [])
+                if found or (failed is not None and i in failed):
+                    errors.extend(found)
+                    failed = failed or set()
+                    failed.add(parent)
+                    continue
+                kwargs.update(values)
+            value = cache[key]
+            if value is _MISSING or not use_cache:
+                solved = await call(**kwargs)
+                if value is _MISSING:
+                    cache[key] = solved
+                value = solved
+            results[i] = value
+        kwargs = dict.fromkeys(endpoint_names, request)
+        for name, j in endpoint_args:
+            kwargs[name] = results[j]
+        if read_endpoint_path is not None:
+            values, found = read_endpoint_path(request.path_params)
+            errors.extend(found)
+            kwargs.update(values)
+        if errors:
+            error = RequestValidationError(errors, body=None, endpoint_ctx=endpoint_context(request))
+            _validation_failed(error)
+            raise error
+        raw = await endpoint(**kwargs)
+        if isinstance(raw, Response):
+            return raw  # (FastAPI would set its background to the request's tasks: None, as there are none)
+        content = await serialize_response(field=field, response_content=raw, **options, is_coroutine=True,
+                                           endpoint_ctx=endpoint_context(request), dump_json=dump_json)
+        if dump_json:
+            response = Response(content=content, media_type="application/json", **response_args)
+        else:
+            response = make_response(content, **response_args)
+        if not is_body_allowed_for_status_code(response.status_code):
+            response.body = b""
+        return response
+
+    return handler, steps_plan
+
+
 class ApiRoute(APIRoute):
     """The API's route class: the request handler is built from a lean copy of the dependency graph
-    (``served_by``), while ``self.dependant``, which OpenAPI reads, keeps the documented parameters.
+    (``served_by``), while ``self.dependant``, which OpenAPI reads, keeps the documented parameters; and
+    compiled from that graph (``compile_handler``) when it is in the subset ``plan`` supports.
 
     Mount its routers with ``include_routes``: FastAPI's own ``include_router`` (0.16x) serves an included
     route through a handler it rebuilds from the documented graph (the same answers, without the saving)."""
 
+    compiled_plan: Plan | None = None
+    fallback_reason: str | None = None
+
     def get_route_handler(self) -> Any:
+        effective = _effective_route_context_var.get() if _MIRRORABLE else None
+        if effective is not None and getattr(effective, "original_route", None) is self:
+            return super().get_route_handler()  # include_router's copy of the route: FastAPI's handler
         documented = self.dependant
         lean = _lean(documented, self.path_format)
-        if lean is documented:
-            return super().get_route_handler()
         self.dependant = lean
         try:
-            return super().get_route_handler()
+            fallback = super().get_route_handler()
         finally:
             self.dependant = documented
+        try:
+            handler, self.compiled_plan = compile_handler(self, lean, fallback)
+        except NotCompiled as reason:
+            self.compiled_plan, self.fallback_reason = None, str(reason)
+            return fallback
+        self.fallback_reason = None
+        return handler
+
+
+class RouteHandling(NamedTuple):
+    methods: str
+    path: str
+    compiled: bool
+    reason: str  # why FastAPI's handler serves it ("" when compiled)
+
+
+def compiled_routes(app: FastAPI) -> list[RouteHandling]:
+    """Which of the app's API routes are served by a compiled handler, and why the others are not."""
+    out = []
+    for route in app.router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        if isinstance(route, ApiRoute):
+            compiled, reason = route.compiled_plan is not None, route.fallback_reason or ""
+        else:
+            compiled, reason = False, f"{type(route).__name__}, not an ApiRoute"
+        out.append(RouteHandling(",".join(sorted(route.methods)), route.path, compiled, reason))
+    return out
 
 
 def include_routes(app: FastAPI, router: APIRouter) -> None:
