@@ -22,6 +22,15 @@ from tests.booking.builders import make_world
 from tests.builders import make_admin, make_patient, make_task
 
 
+@pytest.fixture
+async def own(database_url: str, clean: Database) -> Any:
+    """A Database of its own (same data as ``clean``), for tests that count pinned and lent connections: the
+    shared one's counts depend on what earlier tests did."""
+    db = Database(database_url, pool_size=10)
+    yield db
+    await db.dispose()
+
+
 def _plain(rows: Any) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in rows]
 
@@ -103,13 +112,14 @@ async def test_practice_view_and_json_columns(clean: Database, clock: Any) -> No
 
 async def test_a_committed_change_is_seen_by_the_next_hot_read(clean: Database, clock: Any,
                                                                 api: httpx.AsyncClient, tenant: Any) -> None:
+    served = clean.hot.served
     assert (await api.get("/v1/me")).json()["name"] == tenant.group.name
     async with clean.session() as session:
         await session.execute(text("UPDATE practice_groups SET name = 'Renamed' WHERE id = :id"),
                               {"id": tenant.id})
         await session.commit()
     assert (await api.get("/v1/me")).json()["name"] == "Renamed"
-    assert clean.hot.pinned == 1  # the reads above were served hot
+    assert clean.hot.served == served + 2  # both reads were served hot
 
 
 async def test_what_the_plan_does_not_cover_goes_through_the_session(clean: Database) -> None:
@@ -124,21 +134,21 @@ async def test_what_the_plan_does_not_cover_goes_through_the_session(clean: Data
 
 
 async def test_a_broken_pinned_connection_is_replaced_and_the_read_still_answers(
-        clean: Database, clock: Any) -> None:
+        clean: Database, clock: Any, own: Database) -> None:
     world, _admin = await _world(clean, clock.now())
-    hot = clean.hot
+    hot = own.hot
     assert hot is not None
     stmt, params = practice_service._GROUP_VIEW, {"group_id": world.tenant.id}
     assert await hot.rows(stmt, params)
     driver = hot._free[-1]
     if clean.is_postgres:
         pid = driver.get_server_pid()
-        async with clean.engine.connect() as conn:
+        async with clean.engine.connect() as conn:  # another connection ends the pinned one's backend
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         await asyncio.sleep(0.1)
     else:
         driver.close()  # the sqlite3 connection under the pinned pool connection
-    async with clean.session(write=False) as session:  # the hot read fails, the session answers
+    async with own.session(write=False) as session:  # the hot read fails, the session answers
         rows = await read_rows(session, stmt, params)
     assert rows[0].name == world.tenant.group.name
     assert hot.pinned == 0  # the broken one was dropped (invalidated in the pool) ...
@@ -146,21 +156,21 @@ async def test_a_broken_pinned_connection_is_replaced_and_the_read_still_answers
     assert hot.pinned == 1 and hot._free[-1] is not driver
 
 
-async def test_concurrent_reads_pin_at_most_the_limit(clean: Database, clock: Any) -> None:
+async def test_concurrent_reads_pin_at_most_the_limit(clean: Database, clock: Any, own: Database) -> None:
     world, _admin = await _world(clean, clock.now())
     stmt, params = practice_service._GROUP_VIEW, {"group_id": world.tenant.id}
 
     async def read() -> str:
-        async with clean.session(write=False) as session:
+        async with own.session(write=False) as session:
             return (await read_rows(session, stmt, params))[0].name  # type: ignore[no-any-return]
 
     await read()  # pins the first connection
-    served = clean.hot.served
+    served = own.hot.served
     names = await asyncio.gather(*(read() for _ in range(40)))
     assert set(names) == {world.tenant.group.name}
-    assert clean.hot.served == served + 40  # every one hot: those that found no free connection waited
-    assert 1 <= clean.hot.pinned <= clean.hot.limit
-    assert clean.engine.pool.checkedout() == clean.hot.pinned
+    assert own.hot.served == served + 40  # every one hot: those that found no free connection waited
+    assert 1 <= own.hot.pinned <= own.hot.limit
+    assert own.engine.pool.checkedout() == own.hot.pinned
 
 
 async def test_dispose_hands_the_pinned_connections_back(database_url: str) -> None:
@@ -181,26 +191,29 @@ def test_the_pin_limit_follows_the_pool(database_url: str) -> None:
     assert db.hot.limit == (1 if not db.is_postgres else 6)
 
 
-async def test_cancelled_reads_leave_no_connection_behind(clean: Database) -> None:
+async def test_cancelled_reads_leave_no_connection_behind(own: Database) -> None:
     """Reads cancelled while running (PostgreSQL) or while waiting for a pinned connection give back or drop
     what they held: afterwards the pool lends out only the pinned connections, and reads still answer."""
-    hot = clean.hot
-    if clean.is_postgres:
+    hot = own.hot
+    if own.is_postgres:
         slow = select(func.pg_sleep(0.3).label("slept"))
     else:
         n = select(literal(1).label("n")).cte(recursive=True)
         n = n.union_all(select(n.c.n + 1).where(n.c.n < 200_000))
         slow = select(func.count().label("rows")).select_from(n)
+    pinned = [await hot._pin() for _ in range(hot.limit)]  # as a busy server would have them
+    for driver in pinned:
+        await hot._give_back(driver)
     tasks = [asyncio.ensure_future(hot.rows(slow, {})) for _ in range(3 * hot.limit)]
     await asyncio.sleep(0.05)
-    if clean.is_postgres:
+    if own.is_postgres:
         assert hot._waiters  # some are waiting for a pinned connection, the others running their read
     for task in tasks[::2]:
         task.cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     answered = [r for r in results if not isinstance(r, BaseException)]
     assert answered and all(r is not None and len(r) == 1 for r in answered)
-    assert clean.engine.pool.checkedout() == hot.pinned <= hot.limit
+    assert own.engine.pool.checkedout() == hot.pinned <= hot.limit
     assert not hot._waiters
     assert await hot.rows(select(literal(5).label("five")), {}) == [(5,)]
 
@@ -217,3 +230,16 @@ async def test_dates_are_converted_once_per_raw_value(clean: Database, clock: An
     plan = clean.hot.plan(stmt)
     memoised = {i for i, convert in plan.converters if convert.__name__ == "memo"}
     assert memoised == {4, 5}  # start_time and finish_time
+
+
+async def test_a_read_cancelled_while_pinning_lets_the_waiters_go_to_the_session(own: Database) -> None:
+    hot = own.hot
+    quick = select(literal(3).label("three"))
+    tasks = [asyncio.ensure_future(hot.rows(quick, {})) for _ in range(4)]
+    await asyncio.sleep(0)  # the first is taking a connection from the pool, the others wait for it
+    assert hot._pinning and len(hot._waiters) == 3
+    tasks[0].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(r in (None, [(3,)]) for r in results[1:])  # None: the caller's session answers instead
+    assert not hot._waiters and own.engine.pool.checkedout() == hot.pinned
+    assert await hot.rows(quick, {}) == [(3,)]
