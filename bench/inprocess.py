@@ -10,7 +10,7 @@ ratio to the ceiling (the same prebuilt page from a bare FastAPI route) is taken
     .venv/bin/python bench/inprocess.py [--backend sqlite|postgres] [--days 7] [--rounds 5] [--requests 2000]
                                         [--concurrency N] [--profile ROUTE] [--only LABELS]
 
-``--profile me`` (or slots, slots1k, tasks, 404, 404id, healthz) runs that route under cProfile after the
+``--profile me`` (or slots, slots1k, tasks, 404, 404id, slot, healthz) runs that route under cProfile after the
 rounds and prints the 45 most expensive functions by cumulative time and the 30 by own time.
 """
 
@@ -107,6 +107,10 @@ async def run(args: argparse.Namespace, url: str) -> None:
         }
         for caller in routes.values():
             await caller.once()
+        # One slot by id (found): the GET-by-id path every resource shares (core/tenancy.get_owned).
+        first_slot = json.loads(routes["slots"].body)["data"][0]["id"]
+        routes["slot"] = Caller(app, f"/v1/slots/{first_slot}", big.headers, 200)  # type: ignore[attr-defined]
+        await routes["slot"].once()
         folder = Path(tempfile.mkdtemp(prefix="openhero-inprocess-"))
         pages = {}
         for name in ("slots", "tasks", "me"):
@@ -117,7 +121,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
 
         ceiling = {name: Caller(ceiling_app.app, f"/page/{page}", {}, 200)
                    for name, page in (("slots", "slots"), ("slots1k", "slots"), ("tasks", "tasks"), ("me", "me"),
-                                      ("404", "me"), ("404id", "me"), ("healthz", "me"))}
+                                      ("404", "me"), ("404id", "me"), ("slot", "me"), ("healthz", "me"))}
         only = [r for r in (args.only.split(",") if args.only else routes)]
         for name in only:  # warm up
             await routes[name].batch(200)
@@ -175,7 +179,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1,
                         help="requests in flight at once (32 is what bench/stack.py's wrk runs)")
     parser.add_argument("--profile", default="", help="route to run under cProfile afterwards")
-    parser.add_argument("--only", default="", help="comma-separated routes: slots,slots1k,tasks,me,404,404id,healthz")
+    parser.add_argument("--only", default="",
+                        help="comma-separated routes: slots,slots1k,tasks,me,404,404id,slot,healthz")
     args = parser.parse_args()
     on_fresh_database(args.backend, run, args)
 

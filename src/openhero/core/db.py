@@ -211,7 +211,7 @@ async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, A
     not ORM objects. In a read session with no unflushed change they come from ``HotReads`` (core/reads.py:
     the driver on a pinned connection, SQLAlchemy's compiled SQL and type processing); otherwise, or when the
     hot path declines, through the session's connection in one hop into SQLAlchemy's sync layer."""
-    hot: HotReads | None = session.info.get(_HOT)
+    hot: HotReads | None = session.info.get(HOT_READS)
     if hot is not None and not (session.new or session.dirty or session.deleted):
         rows = await hot.rows(stmt, params)
         if rows is not None:
@@ -219,7 +219,7 @@ async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, A
     return await session.run_sync(_rows, stmt, params)
 
 
-_HOT = "openhero.hot_reads"
+HOT_READS = "openhero.hot_reads"  # a read session's info: its HotReads
 
 
 class Prepared:
@@ -277,7 +277,7 @@ class Database:
                        else self.engine)
         # Hot reads pin up to half the pool on PostgreSQL (one connection per event loop on SQLite).
         self.hot = HotReads(self.engine, limit=max(2, pool_size // 2))
-        self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False, info={_HOT: self.hot})
+        self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False, info={HOT_READS: self.hot})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 
     def session(self, *, write: bool = True) -> AsyncSession:
