@@ -1,6 +1,7 @@
 """The list and read routes whose query parameters FastAPI used to extract answer every request as they did
 then: good values, each parameter missing, empty, badly typed, out of range, repeated, in ``name[]`` form,
-mixed with a bad page or without a key (issue 12: they are served from ``request.query_params`` now).
+mixed with a bad page or without a key (issue 12: ``from_query`` dependencies read them from
+``request.query_params``, so the routes compile).
 
 Two oracles, per route and backend:
 
@@ -9,10 +10,13 @@ Two oracles, per route and backend:
   backend and run, timestamps and minted Stripe ids are normalised);
 - FastAPI itself: the same requests to the same routes served by FastAPI's handler for their documented
   graph (FastAPI extracting and validating every documented parameter), byte for byte.
+
+And ``from_query`` itself, on parameters of every kind FastAPI reads, against FastAPI reading the same signature.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
@@ -22,18 +26,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi._body_limit import wrap_app_with_body_limit
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, request_response
 
 from openhero.app import create_app
 from openhero.core.clock import FrozenClock
 from openhero.core.db import Database
+from openhero.core.errors import ApiError
+from openhero.core.pagination import PageDep, from_query
+from openhero.core.routing import ApiRoute, compiled_routes, include_routes
 from openhero.forms.demo import seed_demo_forms
 from openhero.invoicing.models import Customer, DefaultPayer
 from openhero.messaging.demo import seed_demo_messaging
@@ -326,3 +334,127 @@ async def test_answers_are_fastapis_for_the_documented_parameters(path: str, set
             expected = await send(documented, template, names, headers)
         assert (got.status_code, got.headers.raw, got.content) == (
             expected.status_code, expected.headers.raw, expected.content), template
+
+
+# ---- from_query on every kind of parameter, against FastAPI reading the same signature ------------------
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@from_query
+async def _plain(
+    required: Annotated[str, Query()],
+    n: Annotated[int, Query(ge=1, le=10)] = 5,
+    flag: Annotated[bool, Query()] = False,
+    maybe: Annotated[int | None, Query()] = None,
+    ratio: float = 1.5,
+    kind: Annotated[Literal["a", "b"], Query()] = "a",
+    colour: Annotated[Colour | None, Query()] = None,
+    name: Annotated[str, Query(alias="full-name", min_length=2, max_length=5, pattern="^[a-z]+$")] = "xx",
+    day: Annotated[date | None, Query()] = None,
+) -> dict[str, Any]:
+    return {"required": required, "n": n, "flag": flag, "maybe": maybe, "ratio": ratio, "kind": kind,
+            "colour": colour, "name": name, "day": day}
+
+
+@from_query
+async def _listed(
+    request: Request,
+    page: PageDep,
+    tags: Annotated[list[int], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    words: Annotated[list[str] | None, Query(alias="word", max_length=3)] = None,
+    strict: Annotated[bool, Query()] = True,
+) -> dict[str, Any]:
+    return {"path": request.url.path, "page": [page.page_index, page.page_size], "tags": tags, "words": words,
+            "strict": strict}
+
+
+@from_query
+async def _nested(inner: Annotated[dict[str, Any], Depends(_plain)], below: Annotated[int, Query(lt=3)] = 0
+                  ) -> dict[str, Any]:
+    return {**inner, "below": below}
+
+
+def _define(router: APIRouter) -> None:
+    @router.get("/plain")
+    async def plain(values: Annotated[dict[str, Any], Depends(_plain)]) -> dict[str, Any]:
+        return values
+
+    @router.get("/listed/{item}")
+    async def listed(item: str, values: Annotated[dict[str, Any], Depends(_listed)]) -> dict[str, Any]:
+        return {"item": item, **values}
+
+    @router.get("/nested")
+    async def nested(values: Annotated[dict[str, Any], Depends(_nested)]) -> dict[str, Any]:
+        return values
+
+
+SYNTHETIC = [
+    "/plain", "/plain?required=", "/plain?required=r", "/plain?required=r&required=s", "/plain?required[]=r",
+    *(f"/plain?required=r&n={quote(v)}" for v in NUMBERISH + ("10", "11", "5.5", "1e1", "0x1", "1_0")),
+    *(f"/plain?required=r&flag={quote(v)}" for v in BOOLISH + ("y", "n", "t", "f", "2", "True ", "off&flag=on")),
+    *(f"/plain?required=r&maybe={quote(v)}" for v in ("", "1", "x", "null", "None")),
+    *(f"/plain?required=r&ratio={quote(v)}" for v in ("", "2", "2.5", "1e3", "nan", "inf", "-0", "x", "١")),
+    *(f"/plain?required=r&kind={quote(v)}" for v in ("a", "b", "A", "", "c", " a")),
+    *(f"/plain?required=r&colour={quote(v)}" for v in ("red", "RED", "blue", "", "green")),
+    *(f"/plain?required=r&full-name={quote(v)}" for v in ("ab", "a", "abcdef", "AB", "", "a b", "abcde")),
+    "/plain?required=r&name=ab", "/plain?required=r&full_name=ab",
+    *(f"/plain?required=r&day={quote(v)}" for v in ("2026-03-02", "2026-3-2", "2026-02-30", "20260302", "x", "0")),
+    "/plain?n=0&flag=x&kind=c&full-name=A&day=x", "/plain?required=r&n=0&flag=x&maybe=x&ratio=x&colour=x",
+    "/listed/i", "/listed/i?tags=1&tags=2", "/listed/i?tags=1&tags=x&tags=y", "/listed/i?tags[]=1", "/listed/i?tags=",
+    "/listed/i?word=abc&word=abcd&word=", "/listed/i?word=a", "/listed/i?strict=no&tags=1.0",
+    "/listed/i?page_index=x&tags=x", "/listed/i?page_size=2&page_index=3&tags=4&word=ab",
+    "/nested", "/nested?required=r", "/nested?below=3", "/nested?required=r&below=2",
+    "/nested?n=0&below=x", "/nested?required=r&n=11&below=-5",
+]
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+async def test_from_query_reads_and_rejects_as_fastapi_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same routes, served by the runtimes (compiled) and by FastAPI reading the documented signatures:
+    the same values, and the same errors (FastAPI's own 422 body: type, loc, msg, input and ctx)."""
+    served, documented = FastAPI(), FastAPI()
+    for app in (served, documented):  # the page's ValidationFailed as a 400; FastAPI's own 422 for the rest
+        app.add_exception_handler(ApiError, _api_error)
+    router = APIRouter(route_class=ApiRoute)
+    _define(router)
+    include_routes(served, router)
+    plain_router = APIRouter()  # FastAPI's APIRoute: its handler extracts every documented parameter
+    _define(plain_router)
+    include_routes(documented, plain_router)
+    assert all(row.compiled for row in compiled_routes(served)), compiled_routes(served)
+    statuses = set()
+    for url in SYNTHETIC:
+        answers = []
+        for app in (served, documented):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                r = await client.get(url)
+            answers.append((r.status_code, r.content))
+        assert answers[0] == answers[1], url
+        statuses.add(answers[0][0])
+    assert statuses == {200, 400, 422}
+
+
+async def _with_header(x_key: Annotated[str, Header()]) -> str:
+    return x_key
+
+
+async def _one() -> int:
+    return 1
+
+
+async def _with_dependency(one: Annotated[int, Depends(_one)]) -> int:
+    return one
+
+
+def test_from_query_refuses_what_it_cannot_serve() -> None:
+    for documented in (_with_header, _with_dependency):
+        with pytest.raises(TypeError, match="only query parameters"):
+            from_query(documented)

@@ -3,27 +3,38 @@
 - ``page_index`` (0-based, default 0, max 1,000,000) and ``page_size`` (default 20, max 100); numbers sent as
   strings are accepted; anything else (other scripts' digits too) is a 400 in the contract's error shape.
 - Array filters repeat the key: ``status=open&status=closed``; ``status[]=open`` is accepted too.
+- ``from_query``: any other query parameters, validated as FastAPI validates them, without FastAPI's
+  per-request extraction.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
+from fastapi.dependencies.utils import get_dependant, request_params_to_args
+from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhero.core import routing
 from openhero.core.errors import ValidationFailed, error_item, pydantic_item
 from openhero.core.ids import is_id, parse_ids
 from openhero.core.routing import served_by
 
-__all__ = ["MAX_PAGE_INDEX", "PageDep", "PageParams", "array_filter", "enum_error", "order_clauses", "page_params",
-           "paginate", "parse_bool", "parse_ids", "parse_sort", "query_list"]
+try:  # FastAPI's telemetry event for a failed validation (what its handler emits for the parameters it reads)
+    from fastapi.telemetry._api import _validation_failed
+except ImportError:  # pragma: no cover - a FastAPI without telemetry
+    def _validation_failed(exc: Any) -> None:
+        return None
+
+__all__ = ["MAX_PAGE_INDEX", "PageDep", "PageParams", "array_filter", "enum_error", "from_query", "order_clauses",
+           "page_params", "paginate", "parse_bool", "parse_ids", "parse_sort", "query_list"]
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -170,6 +181,68 @@ def array_filters(**filters: Callable[..., list[Any]]) -> Callable[..., dict[str
                             default=None) for key, (_n, _t, documented) in specs.items()),
     ])
     return served_by(runtime)(dependency)
+
+
+def from_query(documented: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """``served_by`` for a dependency that takes query parameters, of any type FastAPI reads (``list[...]``,
+    ``bool``, ``int``, ``Literal``, ``alias``, defaults, ``ge``/``max_length``/``pattern``...), and optionally
+    the request and ``served_by`` dependencies (``PageDep``, array filters). Requests are served by a function
+    of the request that solves it as FastAPI's ``solve_dependencies`` does: the sub-dependencies first, in
+    order, through their own runtimes; then the query parameters, read from ``request.query_params`` and
+    validated by FastAPI's own fields for the documented signature (the same values; the same errors with the
+    same ``loc``: one ``RequestValidationError`` carrying a sub-dependency's errors and then these); then
+    ``documented`` called with the values. OpenAPI still documents the signature.
+
+    FastAPI validates a route's own query parameters after all its dependencies, but lists them before the
+    dependencies' parameters: a ``from_query`` dependency of the route's trailing parameter-reading
+    dependencies (e.g. ``page: PageDep``) and of its own query parameters, in the place of those dependencies,
+    keeps both orders. Its errors are raised where it stands, so nothing solved after it (a later dependency,
+    the route's own parameters) may read a parameter that can fail: FastAPI would have reported that error
+    together with these. Parameter names must not be path parameter names of the route (FastAPI would read
+    such a parameter from the path)."""
+    dependant = get_dependant(path="", call=documented)
+    refused = [kind for kind in ("path_params", "header_params", "cookie_params", "body_params",
+                                 "websocket_param_name", "http_connection_param_name", "response_param_name",
+                                 "background_tasks_param_name", "security_scopes_param_name")
+               if getattr(dependant, kind)]
+    subs: list[tuple[str, Callable[[Request], Awaitable[Any]]]] = []
+    for sub in dependant.dependencies:
+        solve = getattr(sub.call, "openhero_runtime", None)
+        if sub.name is None or solve is None:
+            refused.append(f"dependency {getattr(sub.call, '__qualname__', sub.call)}")
+        else:
+            subs.append((sub.name, solve))
+    if refused:
+        raise TypeError(f"from_query({documented.__qualname__}): only query parameters, the request and "
+                        f"served_by dependencies (found {', '.join(refused)})")
+    fields = dependant.query_params
+    # request_params_to_args(fields) itself, or its steps worked out once for the plain fields (routing)
+    read: Callable[[Mapping[str, Any]], tuple[dict[str, Any], list[Any]]] | None = (
+        routing.path_reader(fields) if getattr(routing, "_MIRRORABLE", False)
+        else functools.partial(request_params_to_args, fields) if fields else None)
+    request_name = dependant.request_param_name
+
+    async def runtime(request: Request) -> T:
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        for name, solve in subs:
+            try:
+                values[name] = await solve(request)
+            except RequestValidationError as failed:  # a from_query sub-dependency: FastAPI goes on, then fails
+                errors.extend(failed.errors())
+        if read is not None:
+            found, wrong = read(request.query_params)
+            values.update(found)
+            errors.extend(wrong)
+        if errors:
+            error = RequestValidationError(errors)
+            _validation_failed(error)
+            raise error
+        if request_name:
+            values[request_name] = request
+        return await documented(**values)
+
+    return served_by(runtime)(documented)
 
 
 async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams) -> tuple[list[Any], int]:
