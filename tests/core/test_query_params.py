@@ -336,6 +336,13 @@ async def test_answers_are_fastapis_for_the_documented_parameters(path: str, set
             expected.status_code, expected.headers.raw, expected.content), template
 
 
+def test_the_routes_compile(app) -> None:  # type: ignore[no-untyped-def]
+    rows = {(r.methods, r.path): r for r in compiled_routes(app)}
+    for case in CASES.values():
+        row = rows[("GET", route_path(case.path))]
+        assert row.compiled, (row.path, row.reason)
+
+
 # ---- from_query on every kind of parameter, against FastAPI reading the same signature ------------------
 
 class Colour(enum.Enum):

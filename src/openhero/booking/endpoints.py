@@ -16,7 +16,7 @@ from openhero.core.auth import PrincipalDep, authenticate, require_any_scope, re
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.errors import ValidationFailed, error_item
 from openhero.core.ids import parse_ids
-from openhero.core.pagination import PageDep, array_filter, parse_bool
+from openhero.core.pagination import PageDep, array_filter, from_query, parse_bool
 from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse, format_timestamp
 
@@ -35,6 +35,14 @@ def type_out(t: AppointmentType, *, next_available_at: datetime | None = None, s
         "location_ids": [loc.id for loc in t.locations]})
 
 
+@from_query
+async def _type_filters(
+    location_ids: Annotated[list[str], Depends(array_filter("location_ids"))],
+    has_availability: Annotated[str | None, Query()] = None,
+) -> tuple[list[str], str | None]:
+    return location_ids, has_availability
+
+
 @router.get("/v1/appointment_types", operation_id="listAppointmentTypes", tags=["Practice Group"],
             response_model=ListResponse[schemas.AppointmentTypeOut],
             dependencies=[Depends(require_any_scope("booking", "booking_links"))],
@@ -45,9 +53,9 @@ def type_out(t: AppointmentType, *, next_available_at: datetime | None = None, s
                         "booking or booking_links scope.")
 async def list_appointment_types(
     session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep,
-    location_ids: Annotated[list[str], Depends(array_filter("location_ids"))],
-    has_availability: Annotated[str | None, Query()] = None,
+    filters: Annotated[tuple[list[str], str | None], Depends(_type_filters)],
 ) -> ListResponse[schemas.AppointmentTypeOut]:
+    location_ids, has_availability = filters
     only_available = parse_bool("has_availability", has_availability)
     locations = parse_ids("location_ids", location_ids)
     if location_ids and not locations:

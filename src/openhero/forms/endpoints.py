@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ReadSessionDep
 from openhero.core.errors import ValidationFailed, error_item
-from openhero.core.pagination import PageDep, parse_bool
+from openhero.core.pagination import PageDep, PageParams, from_query, parse_bool
 from openhero.core.routing import ApiRoute
 from openhero.forms import schemas, service
 from openhero.forms.models import FORM_TYPES, Form, FormResponse
@@ -42,6 +42,20 @@ def response_out(response: FormResponse) -> schemas.FormResponseOut:
         answers=[schemas.FormAnswerOut.model_validate(a) for a in response.answers or []])
 
 
+FormFilters = tuple[PageParams, str | None, str | None, str | None]
+
+
+@from_query
+async def _form_filters(
+    page: PageDep,
+    search: Annotated[str | None, Query()] = None,
+    reply_form: Annotated[str | None, Query(description="true or false")] = None,
+    form_type: Annotated[str | None, Query(description="questionnaire | response | appointment | "
+                                                       "care_navigation")] = None,
+) -> FormFilters:
+    return page, search, reply_form, form_type
+
+
 @router.get("/v1/forms", operation_id="listForms", tags=["Form"], response_model=schemas.FormListResponse,
             summary="List the forms that the calling practice group has set up, optionally filtered.",
             description="`search` matches title or description (case-insensitive substring); `reply_form` and "
@@ -49,12 +63,9 @@ def response_out(response: FormResponse) -> schemas.FormResponseOut:
                         "(`page_index`, `page_size`, default 20, max 100) and ordered by title; `count` is the "
                         "total matching. Any valid key.")
 async def list_forms(
-    session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
-    search: Annotated[str | None, Query()] = None,
-    reply_form: Annotated[str | None, Query(description="true or false")] = None,
-    form_type: Annotated[str | None, Query(description="questionnaire | response | appointment | "
-                                                       "care_navigation")] = None,
+    session: ReadSessionDep, principal: PrincipalDep, filters: Annotated[FormFilters, Depends(_form_filters)],
 ) -> schemas.FormListResponse:
+    page, search, reply_form, form_type = filters
     if form_type and form_type not in FORM_TYPES:
         raise ValidationFailed("form_type is not a form type", items=[error_item(
             "invalid_enum_value", " | ".join(f"'{t}'" for t in FORM_TYPES), ["form_type"],

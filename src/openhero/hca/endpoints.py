@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from openhero.core.auth import authenticate, require_scope
-from openhero.core.pagination import PageDep, array_filter
+from openhero.core.pagination import PageDep, PageParams, array_filter, from_query
 from openhero.core.routing import ApiRoute
 from openhero.hca import schemas, service
 from openhero.hca.directory import SEARCHABLE
@@ -19,6 +19,16 @@ SANDBOX = ("openhero answers from a built-in sandbox directory of 15 fictional H
            "(London and Manchester sites); needs the `booking` scope (403 without).")
 
 
+@from_query
+async def _consultant_search(
+    page: PageDep,
+    fields: Annotated[list[str], Depends(array_filter("fields", documented_name="fields",
+                                                      description=" | ".join(SEARCHABLE)))],
+    search: Annotated[str | None, Query(max_length=200)] = None,
+) -> tuple[PageParams, list[str], str | None]:
+    return page, fields, search
+
+
 @router.get("/v1/booking-hca/consultants", operation_id="searchHcaConsultants",
             response_model=schemas.HcaConsultantList,
             summary="Search HCA consultants by free text, optionally choosing which fields are searched/returned.",
@@ -28,11 +38,9 @@ SANDBOX = ("openhero answers from a built-in sandbox directory of 15 fictional H
                         "Items are always whole consultants. Sorted by last name; paged with page_index/page_size; "
                         "`{data, count}` (openhero's shape).")
 async def search_consultants(
-    page: PageDep,
-    fields: Annotated[list[str], Depends(array_filter("fields", documented_name="fields",
-                                                      description=" | ".join(SEARCHABLE)))],
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    query: Annotated[tuple[PageParams, list[str], str | None], Depends(_consultant_search)],
 ) -> schemas.HcaConsultantList:
+    page, fields, search = query
     rows, count = service.search(search, service.check_fields(fields), page)
     return schemas.HcaConsultantList.model_validate({"data": rows, "count": count})
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.db import Database
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
-from openhero.core.pagination import PageDep
+from openhero.core.pagination import PageDep, PageParams, from_query
 from openhero.core.routing import ApiRoute
 from openhero.invoicing import invoices, schemas, service
 from openhero.invoicing.serializers import coupon_out, customer_out, invoice_out, product_out
@@ -41,13 +41,20 @@ async def list_coupons(session: ReadSessionDep, principal: PrincipalDep, page: P
     return schemas.CouponListResponse(data=[coupon_out(c) for c in rows], count=count)
 
 
+@from_query
+async def _customer_search(page: PageDep, query: Annotated[str, Query(max_length=200)]) -> tuple[PageParams, str]:
+    return page, query
+
+
 @router.get("/v1/invoicing/customers", operation_id="listCustomers",
             response_model=schemas.StripeCustomerListResponse,
             summary="Search the practice group's Stripe customers with a free-text query.",
             description="`query` matches name, email or phone (case-insensitive substring) or a `cus_…` id "
                         "exactly; an empty query lists every customer. Ordered by name." + PAGED + ANY_KEY)
-async def list_customers(session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
-                         query: Annotated[str, Query(max_length=200)]) -> schemas.StripeCustomerListResponse:
+async def list_customers(session: ReadSessionDep, principal: PrincipalDep,
+                         params: Annotated[tuple[PageParams, str], Depends(_customer_search)]
+                         ) -> schemas.StripeCustomerListResponse:
+    page, query = params
     rows, count = await service.search_customers(session, principal, query, page)
     return schemas.StripeCustomerListResponse(data=[customer_out(c) for c in rows], count=count)
 
@@ -64,6 +71,11 @@ async def create_customer(body: schemas.CreateCustomerRequest, session: SessionD
     return customer_out(await service.create_customer(session, principal, body, now=clock.now()))
 
 
+@from_query
+async def _patient_id(patient_id: Annotated[str | None, Query()] = None) -> str | None:
+    return patient_id
+
+
 @router.get("/v1/invoicing/customers/default", operation_id="getDefaultCustomer",
             response_model=schemas.StripeCustomer,
             summary="Return the Stripe customer that is set as the default payer for a patient.",
@@ -72,7 +84,7 @@ async def create_customer(body: schemas.CreateCustomerRequest, session: SessionD
                         "own billpayer: a customer is made from their name, email and mobile the first time "
                         "and kept as the default. Another practice group's patient is 404." + ANY_KEY)
 async def get_default_customer(session: ReadSessionDep, db: DatabaseDep, principal: PrincipalDep, clock: ClockDep,
-                               patient_id: Annotated[str | None, Query()] = None) -> schemas.StripeCustomer:
+                               patient_id: Annotated[str | None, Depends(_patient_id)]) -> schemas.StripeCustomer:
     return customer_out(await service.get_default_customer(session, db, principal, patient_id, clock.now()))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from openhero.core.auth import PrincipalDep, require_scope
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
-from openhero.core.pagination import PageDep, parse_bool
+from openhero.core.pagination import PageDep, PageParams, from_query, parse_bool
 from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.messaging import attachments, batch, service, short_links
@@ -35,6 +35,17 @@ from openhero.patients.models import Patient
 router = APIRouter(route_class=ApiRoute, dependencies=[Depends(require_scope("messaging"))])
 TAG = ["Messages"]
 StatusQuery = Annotated[str | None, Query(description="Status filter (see the operation description).")]
+Paged = tuple[PageParams, str | None]  # a page and one filter's raw value
+
+
+@from_query
+async def _paged_by_status(page: PageDep, status: StatusQuery = None) -> Paged:
+    return page, status
+
+
+@from_query
+async def _paged_by_follow_up(page: PageDep, has_follow_up: Annotated[str | None, Query()] = None) -> Paged:
+    return page, has_follow_up
 
 
 @router.post(
@@ -154,8 +165,9 @@ async def create_batch(
     "QUEUED: batches with at least one such recipient).",
 )
 async def list_batches(
-    session: ReadSessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
+    session: ReadSessionDep, principal: PrincipalDep, query: Annotated[Paged, Depends(_paged_by_status)]
 ) -> BatchMessageListOut:
+    page, status = query
     rows, count = await batch.list_batches(session, principal, status, page)
     return BatchMessageListOut.of([batch_out(b) for b in rows], count)
 
@@ -200,8 +212,9 @@ async def get_batch(id: str, session: ReadSessionDep, principal: PrincipalDep) -
     "QUEUED), error, patient_id, message_id. Another status value → 400.",
 )
 async def list_recipients(
-    id: str, session: ReadSessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
+    id: str, session: ReadSessionDep, principal: PrincipalDep, query: Annotated[Paged, Depends(_paged_by_status)]
 ) -> ListResponse[BatchRecipientOut]:
+    page, status = query
     rows, count = await batch.list_recipients(session, principal, id, status, page)
     return ListResponse(data=[recipient_out(r, m) for r, m in rows], count=count)
 
@@ -217,8 +230,9 @@ async def list_recipients(
     "(the docs' example: created, not yet sent = queued).",
 )
 async def list_sends(
-    id: str, session: ReadSessionDep, principal: PrincipalDep, page: PageDep, status: StatusQuery = None
+    id: str, session: ReadSessionDep, principal: PrincipalDep, query: Annotated[Paged, Depends(_paged_by_status)]
 ) -> ListResponse[MessageOut]:
+    page, status = query
     rows, count = await batch.list_sends(session, principal, id, status, page)
     campaign = await batch.get_batch(session, principal, id)
     ids = {m.patient_id for m in rows if m.patient_id}
@@ -239,9 +253,9 @@ async def list_sends(
     "name; `has_follow_up=true|false` filters; paged like every list.",
 )
 async def list_templates(
-    session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
-    has_follow_up: Annotated[str | None, Query()] = None
+    session: ReadSessionDep, principal: PrincipalDep, query: Annotated[Paged, Depends(_paged_by_follow_up)]
 ) -> ListResponse[TemplateOut]:
+    page, has_follow_up = query
     flag = None if has_follow_up in (None, "") else parse_bool("has_follow_up", has_follow_up)
     rows, count = await attachments.list_templates(session, principal, flag, page)
     return ListResponse(data=[template_out(t) for t in rows], count=count)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from openhero.core.auth import PrincipalDep, require_scope
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep
 from openhero.core.ids import require_id
-from openhero.core.pagination import PageDep, paginate
+from openhero.core.pagination import PageDep, PageParams, from_query, paginate
 from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.core.tenancy import owned
@@ -24,6 +24,13 @@ router = APIRouter(route_class=ApiRoute, dependencies=[Depends(require_scope("me
 EXT = ["openhero extensions"]
 
 
+@from_query
+async def _outbox_query(
+    page: PageDep, message_id: Annotated[str | None, Query()] = None
+) -> tuple[PageParams, str | None]:
+    return page, message_id
+
+
 @router.get(
     "/openhero/v1/messaging/outbox",
     operation_id="listSandboxOutbox",
@@ -34,8 +41,10 @@ EXT = ["openhero extensions"]
     "with the outcome the magic recipients trigger. Filter by `message_id`.",
 )
 async def list_outbox(
-    session: ReadSessionDep, principal: PrincipalDep, page: PageDep, message_id: Annotated[str | None, Query()] = None
+    session: ReadSessionDep, principal: PrincipalDep,
+    query: Annotated[tuple[PageParams, str | None], Depends(_outbox_query)],
 ) -> ListResponse[OutboxEntryOut]:
+    page, message_id = query
     stmt = owned(SandboxOutboxEntry, principal)
     if message_id:
         stmt = stmt.where(SandboxOutboxEntry.message_id == require_id(message_id, ["message_id"]))

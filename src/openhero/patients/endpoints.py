@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.errors import ValidationFailed, error_item
-from openhero.core.pagination import PageDep
+from openhero.core.pagination import PageDep, PageParams, from_query
 from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.patients import ehr, merge, schemas, service, views
@@ -94,6 +94,14 @@ SearchQuery = Annotated[
         "case; nhs_number may be spaced; dob YYYY-MM-DD)."
     ),
 ]
+ByField = tuple[PageParams, str | None, str | None]
+
+
+@from_query
+async def _by_field(page: PageDep, field: FieldQuery = None, search: SearchQuery = None) -> ByField:
+    return page, field, search
+
+
 _FIELD_DESCRIPTION = (
     "openhero: `field` is one of " + ", ".join(service.SEARCH_FIELDS) + "; `search` is an "
     "exact match (case-insensitive for names and email). Without both, every patient is "
@@ -112,10 +120,9 @@ _FIELD_DESCRIPTION = (
 async def list_patients(
     session: ReadSessionDep,
     principal: PrincipalDep,
-    page: PageDep,
-    field: FieldQuery = None,
-    search: SearchQuery = None,
+    query: Annotated[ByField, Depends(_by_field)],
 ) -> ListResponse[schemas.PatientOut]:
+    page, field, search = query
     _no_control_characters(field=field, search=search)
     rows, count = await service.list_by_field(session, principal, field, search, page)
     return ListResponse(data=[views.patient_v1(p) for p in rows], count=count)
@@ -131,10 +138,9 @@ async def list_patients(
 async def list_patients_v2(
     session: ReadSessionDep,
     principal: PrincipalDep,
-    page: PageDep,
-    field: FieldQuery = None,
-    search: SearchQuery = None,
+    query: Annotated[ByField, Depends(_by_field)],
 ) -> ListResponse[schemas.PatientV2Out]:
+    page, field, search = query
     _no_control_characters(field=field, search=search)
     rows, count = await service.list_by_field(session, principal, field, search, page)
     return ListResponse(data=[views.patient_v2(p) for p in rows], count=count)
@@ -153,6 +159,7 @@ def _no_control_characters(**params: str | None) -> None:
         )
 
 
+@from_query
 async def _v3_filter(
     first_name: Annotated[str | None, Query()] = None,
     last_name: Annotated[str | None, Query()] = None,
@@ -226,6 +233,14 @@ async def get_patient(id: str, session: ReadSessionDep, principal: PrincipalDep)
     return views.patient_v1(await service.get_patient(session, principal, id))
 
 
+DataSource = Literal["hero", "ehr"]
+
+
+@from_query
+async def _data_source(data_source: Annotated[DataSource, Query()] = "hero") -> DataSource:
+    return data_source
+
+
 @router.get(
     "/v2/patients/{id}",
     operation_id="getPatientByIdV2",
@@ -241,7 +256,7 @@ async def get_patient_v2(
     id: str,
     session: ReadSessionDep,
     principal: PrincipalDep,
-    data_source: Annotated[Literal["hero", "ehr"], Query()] = "hero",
+    data_source: Annotated[DataSource, Depends(_data_source)],
 ) -> schemas.PatientV2Out:
     patient = await service.get_patient(session, principal, id)
     if data_source == "ehr":

@@ -12,7 +12,15 @@ from openhero.core.auth import ACCESS_TOKEN_PURPOSE, Principal, PrincipalDep, au
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
 from openhero.core.errors import Forbidden
 from openhero.core.ids import parse_ids
-from openhero.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageDep, array_filter, parse_bool
+from openhero.core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PageDep,
+    PageParams,
+    array_filter,
+    from_query,
+    parse_bool,
+)
 from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.practice import schemas, service
@@ -126,6 +134,15 @@ def practitioner_out(p: Practitioner) -> schemas.PractitionerOut:
         "full_name": full, "location_ids": [loc.id for loc in p.locations]})
 
 
+@from_query
+async def _practitioner_filters(
+    location_ids: Annotated[list[str], Depends(array_filter("location_ids"))],
+    appointment_type_ids: Annotated[list[str], Depends(array_filter("appointment_type_ids"))],
+    has_availability: Annotated[str | None, Query(description="true: only practitioners with free slots")] = None,
+) -> tuple[list[str], list[str], str | None]:
+    return location_ids, appointment_type_ids, has_availability
+
+
 @router.get("/v1/practitioners", operation_id="listPractitioners", tags=["Practice Group"],
             response_model=ListResponse[schemas.PractitionerOut], dependencies=[ReferenceDataScope],
             summary="List practitioners, optionally filtered by location, appointment type and availability.",
@@ -134,12 +151,11 @@ def practitioner_out(p: Practitioner) -> schemas.PractitionerOut:
                         "slot. Response `{data, count}` (openhero's shape).")
 async def list_practitioners(
     session: ReadSessionDep, principal: PrincipalDep, clock: ClockDep,
-    location_ids: Annotated[list[str], Depends(array_filter("location_ids"))],
-    appointment_type_ids: Annotated[list[str], Depends(array_filter("appointment_type_ids"))],
-    has_availability: Annotated[str | None, Query(description="true: only practitioners with free slots")] = None,
+    filters: Annotated[tuple[list[str], list[str], str | None], Depends(_practitioner_filters)],
 ) -> ListResponse[schemas.PractitionerOut]:
     from openhero.booking import availability
 
+    location_ids, appointment_type_ids, has_availability = filters
     locations = parse_ids("location_ids", location_ids)
     if location_ids and not locations:
         return ListResponse(data=[], count=0)
@@ -162,13 +178,22 @@ async def get_practitioner(id: str, session: ReadSessionDep, principal: Principa
     return practitioner_out(await service.get_practitioner(session, principal, id))
 
 
+@from_query
+async def _admin_list(
+    page: PageDep,
+    order_by: Annotated[str | None, Query(pattern="^first_name$")] = None,
+    order_descending: Annotated[str | None, Query()] = None,
+) -> tuple[PageParams, str | None]:
+    return page, order_descending
+
+
 @router.get("/v1/admins", operation_id="listAdmins", tags=["Admin"], response_model=ListResponse[schemas.AdminOut],
             summary="List the practice group's admin users (paged, sortable by first name).")
 async def list_admins(
-    session: ReadSessionDep, principal: PrincipalDep, page: PageDep,
-    order_by: Annotated[str | None, Query(pattern="^first_name$")] = None,
-    order_descending: Annotated[str | None, Query()] = None,
+    session: ReadSessionDep, principal: PrincipalDep,
+    query: Annotated[tuple[PageParams, str | None], Depends(_admin_list)],
 ) -> ListResponse[schemas.AdminOut]:
+    page, order_descending = query
     rows, count = await service.list_admins(session, principal, page,
                                             descending=parse_bool("order_descending", order_descending))
     return ListResponse(data=[schemas.AdminOut.model_validate(a) for a in rows], count=count)

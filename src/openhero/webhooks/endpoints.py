@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from openhero.core.auth import PrincipalDep, authenticate
 from openhero.core.deps import ClockDep, ReadSessionDep, SessionDep, SettingsDep
-from openhero.core.pagination import PageDep, array_filter
+from openhero.core.pagination import PageDep, PageParams, array_filter, from_query
 from openhero.core.routing import ApiRoute
 from openhero.core.schemas import ListResponse
 from openhero.webhooks import schemas, service
@@ -93,6 +93,13 @@ async def create_webhook(
     )
 
 
+@from_query
+async def _webhook_list(
+    page: PageDep, event_type: Annotated[str | None, Query()] = None
+) -> tuple[PageParams, str | None]:
+    return page, event_type
+
+
 @router.get(
     "/v1/webhooks",
     operation_id="listWebhooks",
@@ -106,9 +113,9 @@ async def create_webhook(
 async def list_webhooks(
     session: ReadSessionDep,
     principal: PrincipalDep,
-    page: PageDep,
-    event_type: Annotated[str | None, Query()] = None,
+    query: Annotated[tuple[PageParams, str | None], Depends(_webhook_list)],
 ) -> ListResponse[schemas.WebhookOut]:
+    page, event_type = query
     rows, count = await service.list_webhooks(session, principal, event_type=event_type, page=page)
     return ListResponse(data=[webhook_out(r) for r in rows], count=count)
 
