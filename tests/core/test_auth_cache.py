@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import event, text
 
 from openhero.core import tokens
-from openhero.core.auth import ACCESS_TOKEN_PURPOSE, REVALIDATE_SECONDS
+from openhero.core.auth import ACCESS_TOKEN_PURPOSE, REVALIDATE_SECONDS, KeyCache
 from openhero.practice import keys as key_service
 from tests.builders import make_network, make_practice_group, make_tenant
 from tests.conftest import TEST_SECRET
@@ -223,3 +223,81 @@ def test_local_sliding_counter_for_large_budgets():
     # Half a window into the next window (which started at 61), half the previous window's hits still count.
     allowed = sum(limiter.hit("k", now=91.0) is None for _ in range(amount))
     assert abs(allowed - amount / 2) <= 1
+
+
+# ---- the check itself: one at a time, no convoy ----------------------------------------------------------
+
+class _SlowCheck:
+    """Stands in for ``KeyCache._revalidate``: counts the checks, takes ``seconds``, fails when told to."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.calls, self.fail = seconds, 0, False
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        await asyncio.sleep(self.seconds)
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("database went away")
+
+
+def _cache_with(check: _SlowCheck, clean) -> KeyCache:  # type: ignore[no-untyped-def]
+    cache = KeyCache(clean)
+    cache.networks = {1: None}  # something cached, so there is something to check
+    cache._revalidate = check  # type: ignore[method-assign]
+    return cache
+
+
+async def test_requests_during_a_check_do_not_queue_behind_it(clean) -> None:  # type: ignore[no-untyped-def]
+    from openhero.core.auth import STALE_SECONDS
+
+    check = _SlowCheck(0.3)
+    cache = _cache_with(check, clean)
+    cache.checked_at -= REVALIDATE_SECONDS  # due
+    started = time.monotonic()
+    first = asyncio.ensure_future(cache.fresh())  # runs the check and waits for it
+    await asyncio.sleep(0)
+    others = [asyncio.ensure_future(cache.fresh()) for _ in range(20)]
+    await asyncio.wait_for(asyncio.gather(*others), 0.1)  # answered from the cache, checked < STALE_SECONDS ago
+    assert not first.done() and check.calls == 1
+    await first
+    assert time.monotonic() - started >= 0.3 and check.calls == 1
+    assert time.monotonic() - cache.checked_at < STALE_SECONDS
+
+
+async def test_past_the_stale_limit_or_after_a_local_change_requests_wait_for_the_check(
+        clean) -> None:  # type: ignore[no-untyped-def]
+    from openhero.core import auth
+    from openhero.core.auth import STALE_SECONDS
+
+    for make_stale in ("age", "local change"):
+        check = _SlowCheck(0.2)
+        cache = _cache_with(check, clean)
+        cache.checked_at -= REVALIDATE_SECONDS
+        first = asyncio.ensure_future(cache.fresh())
+        await asyncio.sleep(0)
+        if make_stale == "age":
+            cache.checked_at -= STALE_SECONDS  # what the cache holds is now too old to serve
+        else:
+            auth.invalidate_keys()  # a revoke committed in this process: the next request must see it
+        waiters = [asyncio.ensure_future(cache.fresh()) for _ in range(10)]
+        await asyncio.sleep(0.05)
+        assert not any(w.done() for w in waiters)  # they wait ...
+        await asyncio.gather(first, *waiters)  # ... and all resume once a check that counts has finished
+        assert check.calls == (1 if make_stale == "age" else 2)  # a local change needs a check begun after it
+        assert cache.generation == auth._generation
+
+
+async def test_a_failed_check_fails_its_request_and_the_next_one_checks_again(
+        clean) -> None:  # type: ignore[no-untyped-def]
+    check = _SlowCheck(0.05)
+    cache = _cache_with(check, clean)
+    cache.checked_at -= 2  # too old for anyone to use unchecked
+    check.fail = True
+    first = asyncio.ensure_future(cache.fresh())
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(cache.fresh())
+    with pytest.raises(ConnectionError):
+        await first
+    await asyncio.wait_for(waiter, 1)  # it woke, found no check under way, and ran one itself
+    assert check.calls == 2 and time.monotonic() - cache.checked_at < 1

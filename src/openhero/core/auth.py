@@ -12,10 +12,13 @@ scopes = token scopes ∩ the key's current scopes).
 
 The hot path makes no database round trip: each app keeps a ``KeyCache`` (key hash -> key state, group ->
 network). The cache is revalidated against the database in one batch at most every
-``REVALIDATE_SECONDS`` (0.5 s) — a request arriving later waits for that check — and at once after a revoke,
-rotate or scope change committed in this process (``note_key_change``). So a revocation takes effect on the
-next request in the process that committed it and within about 0.5 s in every other process, on SQLite
-and PostgreSQL alike, without a query per request.
+``REVALIDATE_SECONDS`` (0.5 s) and at once after a revoke, rotate or scope change committed in this process
+(``note_key_change``). The first request past the interval runs the check and waits for it; requests that
+arrive while it runs use what was checked less than ``STALE_SECONDS`` (0.9 s) ago, and wait (all together)
+only past that or after a local change. So a revocation takes effect on the next request in the process that
+committed it and within a second in every other process, on SQLite and PostgreSQL alike, without a query per
+request — and without a convoy: when every request queued behind the check and then through a lock one by
+one, each check stalled a busy server for tens of milliseconds (docs/performance.md, "Third pass").
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ KEY_PREFIX = "ohk_"
 LOOKUP_LENGTH = 16  # characters of the key kept in clear as its lookup prefix
 ACCESS_TOKEN_PURPOSE = "elements"
 
-REVALIDATE_SECONDS = 0.5  # a cached key or group is never older than this when a request uses it
+REVALIDATE_SECONDS = 0.5  # the first request past this since the last check runs the next one
+STALE_SECONDS = 0.9  # while a check runs, what was checked less than this ago still serves (the rule: 1 s)
 CACHE_LIMIT = 20_000  # entries (keys + groups) before the cache starts over
 
 # The security schemes OpenAPI shows for every operation that depends on ``authenticate`` (core/openapi.py
@@ -127,18 +131,32 @@ class KeyCache:
         self.checked_at = time.monotonic()
         self.generation = _generation
         self.epoch = 0  # bumped by every revalidation: a lookup that raced one does not store what it read
-        self._lock = asyncio.Lock()
+        self._checking: asyncio.Future[None] | None = None  # the check under way, if any
 
     async def fresh(self) -> None:
-        if self.generation == _generation and time.monotonic() - self.checked_at < REVALIDATE_SECONDS:
-            return
-        async with self._lock:
-            if self.generation == _generation and time.monotonic() - self.checked_at < REVALIDATE_SECONDS:
-                return  # another request revalidated while this one waited
+        while True:
+            current = self.generation == _generation
+            age = time.monotonic() - self.checked_at
+            if current and age < REVALIDATE_SECONDS:
+                return
+            checking = self._checking
+            if checking is None:
+                await self._check()
+                return
+            if current and age < STALE_SECONDS:
+                return  # another request is checking; what it replaces is still within the rule
+            await asyncio.shield(checking)  # every waiter resumes at once; then look again (it may have failed)
+
+    async def _check(self) -> None:
+        checking = self._checking = asyncio.get_running_loop().create_future()
+        try:
             started, generation = time.monotonic(), _generation
             if self.keys or self.networks:
                 await self._revalidate()
             self.checked_at, self.generation = started, generation
+        finally:
+            self._checking = None
+            checking.set_result(None)
 
     async def _revalidate(self) -> None:
         key_ids, group_ids = list(self.keys), list(self.networks)
