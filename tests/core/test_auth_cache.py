@@ -301,3 +301,43 @@ async def test_a_failed_check_fails_its_request_and_the_next_one_checks_again(
         await first
     await asyncio.wait_for(waiter, 1)  # it woke, found no check under way, and ran one itself
     assert check.calls == 2 and time.monotonic() - cache.checked_at < 1
+
+
+async def test_concurrent_misses_for_one_key_share_one_lookup(clean) -> None:  # type: ignore[no-untyped-def]
+    tenant = await make_tenant(clean)
+    cache = KeyCache(clean)
+    queries: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "api_keys" in statement:
+            queries.append(statement)
+
+    event.listen(clean.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        found = await asyncio.gather(*(cache.by_secret(tenant.raw_key) for _ in range(20)))
+        assert len(queries) == 1 and {state.key_id for state in found} == {tenant.key.id}
+        unknown = tenant.raw_key[:-4] + ("aaaa" if not tenant.raw_key.endswith("aaaa") else "bbbb")
+        assert await asyncio.gather(*(cache.by_secret(unknown) for _ in range(5))) == [None] * 5
+        assert len(queries) == 2
+    finally:
+        event.remove(clean.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_failed_shared_lookup_lets_each_waiter_look_for_itself(clean) -> None:  # type: ignore[no-untyped-def]
+    tenant = await make_tenant(clean)
+    cache = KeyCache(clean)
+    failures = iter([True])
+
+    def fail_once(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "api_keys" in statement and next(failures, False):
+            raise ConnectionError("database went away")
+
+    event.listen(clean.engine.sync_engine, "before_cursor_execute", fail_once)
+    try:
+        results = await asyncio.gather(*(cache.by_secret(tenant.raw_key) for _ in range(5)),
+                                       return_exceptions=True)
+    finally:
+        event.remove(clean.engine.sync_engine, "before_cursor_execute", fail_once)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1  # the request whose lookup failed says so; the others retried and found the key
+    assert all(r.key_id == tenant.key.id for r in results if not isinstance(r, BaseException))

@@ -117,6 +117,7 @@ class KeyState:
 
 
 _NO_GROUP = object()  # cached answer for a group id that does not exist
+_RETRY = object()  # a shared key lookup failed: each waiter looks the key up itself
 
 
 class KeyCache:
@@ -132,6 +133,7 @@ class KeyCache:
         self.generation = _generation
         self.epoch = 0  # bumped by every revalidation: a lookup that raced one does not store what it read
         self._checking: asyncio.Future[None] | None = None  # the check under way, if any
+        self._lookups: dict[str, asyncio.Future[Any]] = {}  # key hash -> the lookup under way
 
     async def fresh(self) -> None:
         while True:
@@ -188,12 +190,26 @@ class KeyCache:
         key_id = self.by_hash.get(digest)
         if key_id is not None:
             return self.keys[key_id]
-        epoch = self.epoch
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(_KEY_COLUMNS.where(ApiKey.prefix == raw[:LOOKUP_LENGTH]))).first()
-        if row is None or not hmac.compare_digest(row.key_hash, digest):
-            return None  # unknown keys are not cached: nothing to invalidate, and no memory for guessers
-        return self._store(row) if epoch == self.epoch else _state(row)
+        # One lookup per key at a time: after a start (or a cache reset) every request in flight misses
+        # together, and each taking a connection of its own for the same row made the first second crawl.
+        while (pending := self._lookups.get(digest)) is not None:
+            found = await asyncio.shield(pending)
+            if found is not _RETRY:
+                return found  # type: ignore[no-any-return]
+        pending = self._lookups[digest] = asyncio.get_running_loop().create_future()
+        found = _RETRY  # what the waiters get if this lookup fails: they look it up themselves
+        try:
+            epoch = self.epoch
+            async with self.db.engine.connect() as conn:
+                row = (await conn.execute(_KEY_COLUMNS.where(ApiKey.prefix == raw[:LOOKUP_LENGTH]))).first()
+            if row is None or not hmac.compare_digest(row.key_hash, digest):
+                found = None  # unknown keys are not cached: nothing to invalidate, and no memory for guessers
+            else:
+                found = self._store(row) if epoch == self.epoch else _state(row)
+            return found  # type: ignore[return-value]
+        finally:
+            del self._lookups[digest]
+            pending.set_result(found)
 
     async def by_id(self, key_id: int) -> KeyState | None:
         state = self.keys.get(key_id)
