@@ -2,9 +2,9 @@
 
 A small read through an ``AsyncSession`` spends most of its CPU in SQLAlchemy's layers around the driver:
 the session's connection bookkeeping, the pool checkout and its reset, a greenlet hop, the execution context
-and the result object (docs/performance.md, "Third pass": ~100 µs of a ~110 µs read on SQLite). For the
-handful of reads every partner repeats (``GET /v1/me``, a slot page, a task page) ``HotReads`` keeps that
-work out of the request:
+and the result object (docs/performance.md, "Third pass": this module alone took ``GET /v1/me`` from 282 to
+152 µs of CPU on SQLite, the query itself being ~10). For the reads every partner repeats (``GET /v1/me``, a
+slot page, a task page, a resource by id) ``HotReads`` keeps that work out of the request:
 
 - the statement is compiled **once** by the engine's dialect (``stmt.compile(dialect=...)``): the SQL string,
   the order of its positional parameters, the bind processors of their types and the result processors of
