@@ -160,7 +160,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     )
     install_docs(app)
     app.state.settings = settings
-    app.state.db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
+    app.state.db = db or Database(settings.database_url, pool_size=settings.db_pool_size,
+                                  hot_reads=settings.hot_reads)
     app.state.clock = wrap_clock(clock or Clock(), app.state.db, settings.sandbox)
     app.state.limiter = KeyRateLimiter(settings.rate_limit, settings.redis_url, settings.rate_limit_namespace)
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,

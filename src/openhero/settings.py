@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # while they run, so this is sized for the concurrency a process serves: opening connections under load
     # (a thread and four PRAGMAs on SQLite, a login on PostgreSQL) costs more than idle ones.
     db_pool_size: int = 32
+    # Hot reads (core/reads.py): the hottest reads run on pinned driver connections (up to half the pool on
+    # PostgreSQL, one on SQLite) instead of through an ORM session. Off: every read goes through the session.
+    hot_reads: bool = True
     # Signs Elements access tokens and merge tokens, and encrypts webhook signing keys at rest.
     secret_key: str = DEFAULT_SECRET
     # Demo/sandbox mode: seeded data, sandbox adapters, and the default secret is tolerated.

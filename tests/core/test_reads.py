@@ -243,3 +243,27 @@ async def test_a_read_cancelled_while_pinning_lets_the_waiters_go_to_the_session
     assert all(r in (None, [(3,)]) for r in results[1:])  # None: the caller's session answers instead
     assert not hot._waiters and own.engine.pool.checkedout() == hot.pinned
     assert await hot.rows(quick, {}) == [(3,)]
+
+
+async def test_switched_off_every_read_goes_through_the_session_with_the_same_answers(
+        settings: Any, clean: Database, clock: Any, tenant: Any) -> None:
+    from openhero.app import create_app
+
+    world = await make_world(clean, clock.now(), slots=3, tenant=tenant)
+    paths = ["/v1/me", f"/v1/slots/{world.slot_ids[0]}", "/v1/slots/999999999", "/v1/slots?page_size=2",
+             "/v2/tasks"]
+    answers = {}
+    off = Database(settings.database_url, pool_size=4, hot_reads=False)
+    try:
+        for db in (clean, off):
+            served = db.hot.served
+            app = create_app(settings.model_copy(update={"hot_reads": db is clean}), clock=clock, db=db)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=tenant.headers) as c:
+                got = [(r.status_code, r.json()) for r in [await c.get(p) for p in paths]]
+            answers[db is clean] = got
+            assert (db.hot.served > served) == (db is clean)
+        assert off.hot.pinned == 0
+        assert answers[True] == answers[False]
+    finally:
+        await off.dispose()

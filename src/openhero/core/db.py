@@ -265,7 +265,7 @@ class Database:
     Anything that writes uses a write session.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, hot_reads: bool = True) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size, echo=echo)
         self.is_sqlite = url.startswith("sqlite")
@@ -276,7 +276,7 @@ class Database:
         read_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres
                        else self.engine)
         # Hot reads pin up to half the pool on PostgreSQL (one connection per event loop on SQLite).
-        self.hot = HotReads(self.engine, limit=max(2, pool_size // 2))
+        self.hot = HotReads(self.engine, limit=max(2, pool_size // 2), enabled=hot_reads)
         self.read_sessions = async_sessionmaker(read_engine, expire_on_commit=False, info={HOT_READS: self.hot})
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 

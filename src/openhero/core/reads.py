@@ -139,7 +139,7 @@ class _Plan:
 class HotReads:
     """Pinned driver connections and compiled plans for hot reads (see the module's docstring)."""
 
-    def __init__(self, engine: AsyncEngine, *, limit: int) -> None:
+    def __init__(self, engine: AsyncEngine, *, limit: int, enabled: bool = True) -> None:
         self.engine = engine
         self.dialect = engine.dialect
         self.sqlite = engine.dialect.name == "sqlite"
@@ -150,7 +150,7 @@ class HotReads:
         self._free: list[Any] = []  # their driver connections not running a read now
         self._pinning = False
         self._waiters: deque[asyncio.Future[Any]] = deque()
-        self.closed = False
+        self.closed = not enabled  # switched off (OPENHERO_HOT_READS=false): every read goes through the session
         self.served = 0  # reads answered hot (the rest of read_rows' reads went through the session)
 
     @property
