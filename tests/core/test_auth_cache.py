@@ -228,14 +228,15 @@ def test_local_sliding_counter_for_large_budgets():
 # ---- the check itself: one at a time, no convoy ----------------------------------------------------------
 
 class _SlowCheck:
-    """Stands in for ``KeyCache._revalidate``: counts the checks, takes ``seconds``, fails when told to."""
+    """Stands in for ``KeyCache._revalidate``: counts the checks, runs until ``release`` is set (no wall-clock
+    race: a loaded machine can stall any step), fails when told to."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds, self.calls, self.fail = seconds, 0, False
+    def __init__(self) -> None:
+        self.calls, self.fail, self.release = 0, False, asyncio.Event()
 
     async def __call__(self) -> None:
         self.calls += 1
-        await asyncio.sleep(self.seconds)
+        await self.release.wait()
         if self.fail:
             self.fail = False
             raise ConnectionError("database went away")
@@ -248,21 +249,22 @@ def _cache_with(check: _SlowCheck, clean) -> KeyCache:  # type: ignore[no-untype
     return cache
 
 
-async def test_requests_during_a_check_do_not_queue_behind_it(clean) -> None:  # type: ignore[no-untyped-def]
-    from openhero.core.auth import STALE_SECONDS
+async def test_requests_during_a_check_do_not_queue_behind_it(clean, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from openhero.core import auth
 
-    check = _SlowCheck(0.3)
+    monkeypatch.setattr(auth, "STALE_SECONDS", 60.0)  # what the cache holds stays usable however slow this runs
+    check = _SlowCheck()
     cache = _cache_with(check, clean)
     cache.checked_at -= REVALIDATE_SECONDS  # due
-    started = time.monotonic()
     first = asyncio.ensure_future(cache.fresh())  # runs the check and waits for it
     await asyncio.sleep(0)
     others = [asyncio.ensure_future(cache.fresh()) for _ in range(20)]
-    await asyncio.wait_for(asyncio.gather(*others), 0.1)  # answered from the cache, checked < STALE_SECONDS ago
+    # Answered from the cache while the check is still running (behind a lock they would wait for it).
+    await asyncio.wait_for(asyncio.gather(*others), 10)
     assert not first.done() and check.calls == 1
+    check.release.set()
     await first
-    assert time.monotonic() - started >= 0.3 and check.calls == 1
-    assert time.monotonic() - cache.checked_at < STALE_SECONDS
+    assert check.calls == 1 and time.monotonic() - cache.checked_at < 10
 
 
 async def test_past_the_stale_limit_or_after_a_local_change_requests_wait_for_the_check(
@@ -271,7 +273,7 @@ async def test_past_the_stale_limit_or_after_a_local_change_requests_wait_for_th
     from openhero.core.auth import STALE_SECONDS
 
     for make_stale in ("age", "local change"):
-        check = _SlowCheck(0.2)
+        check = _SlowCheck()
         cache = _cache_with(check, clean)
         cache.checked_at -= REVALIDATE_SECONDS
         first = asyncio.ensure_future(cache.fresh())
@@ -281,8 +283,10 @@ async def test_past_the_stale_limit_or_after_a_local_change_requests_wait_for_th
         else:
             auth.invalidate_keys()  # a revoke committed in this process: the next request must see it
         waiters = [asyncio.ensure_future(cache.fresh()) for _ in range(10)]
-        await asyncio.sleep(0.05)
+        for _ in range(5):
+            await asyncio.sleep(0)
         assert not any(w.done() for w in waiters)  # they wait ...
+        check.release.set()
         await asyncio.gather(first, *waiters)  # ... and all resume once a check that counts has finished
         assert check.calls == (1 if make_stale == "age" else 2)  # a local change needs a check begun after it
         assert cache.generation == auth._generation
@@ -290,17 +294,19 @@ async def test_past_the_stale_limit_or_after_a_local_change_requests_wait_for_th
 
 async def test_a_failed_check_fails_its_request_and_the_next_one_checks_again(
         clean) -> None:  # type: ignore[no-untyped-def]
-    check = _SlowCheck(0.05)
+    check = _SlowCheck()
     cache = _cache_with(check, clean)
     cache.checked_at -= 2  # too old for anyone to use unchecked
     check.fail = True
     first = asyncio.ensure_future(cache.fresh())
     await asyncio.sleep(0)
     waiter = asyncio.ensure_future(cache.fresh())
+    await asyncio.sleep(0)
+    check.release.set()
     with pytest.raises(ConnectionError):
         await first
-    await asyncio.wait_for(waiter, 1)  # it woke, found no check under way, and ran one itself
-    assert check.calls == 2 and time.monotonic() - cache.checked_at < 1
+    await asyncio.wait_for(waiter, 10)  # it woke, found no check under way, and ran one itself
+    assert check.calls == 2 and time.monotonic() - cache.checked_at < 10
 
 
 async def test_concurrent_misses_for_one_key_share_one_lookup(clean) -> None:  # type: ignore[no-untyped-def]

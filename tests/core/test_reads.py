@@ -196,7 +196,7 @@ async def test_cancelled_reads_leave_no_connection_behind(own: Database) -> None
     what they held: afterwards the pool lends out only the pinned connections, and reads still answer."""
     hot = own.hot
     if own.is_postgres:
-        slow = select(func.pg_sleep(0.3).label("slept"))
+        slow = select(func.pg_sleep(0.5).label("slept"))
     else:
         n = select(literal(1).label("n")).cte(recursive=True)
         n = n.union_all(select(n.c.n + 1).where(n.c.n < 200_000))
