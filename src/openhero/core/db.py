@@ -211,8 +211,8 @@ async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, A
     not ORM objects. In a read session with no unflushed change they come from ``HotReads`` (core/reads.py:
     the driver on a pinned connection, SQLAlchemy's compiled SQL and type processing); otherwise, or when the
     hot path declines, through the session's connection in one hop into SQLAlchemy's sync layer."""
-    hot: HotReads | None = session.info.get(HOT_READS)
-    if hot is not None and not (session.new or session.dirty or session.deleted):
+    hot = hot_reads(session)
+    if hot is not None:
         rows = await hot.rows(stmt, params)
         if rows is not None:
             return rows
@@ -220,6 +220,13 @@ async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, A
 
 
 HOT_READS = "openhero.hot_reads"  # a read session's info: its HotReads
+
+
+def hot_reads(session: AsyncSession) -> HotReads | None:
+    """The session's ``HotReads`` when it may read hot: a read session holding no unflushed change (a hot read
+    runs on another connection, so it must not need anything this session has not written yet)."""
+    hot: HotReads | None = session.info.get(HOT_READS)
+    return None if hot is None or session.new or session.dirty or session.deleted else hot
 
 
 class Prepared:

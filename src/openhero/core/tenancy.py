@@ -6,6 +6,7 @@ practice group is indistinguishable from a missing one (404), so ids never leak 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, select
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from openhero.core.auth import Principal
-from openhero.core.db import HOT_READS, add_as_loaded
+from openhero.core.db import add_as_loaded, hot_reads
 from openhero.core.errors import NotFound
 from openhero.core.ids import MAX_ID, parse_id
 
@@ -39,29 +40,24 @@ def _by_id(model: Any) -> Select[Any]:
 
 
 _EAGER = frozenset({"joined", "selectin", "subquery", "immediate"})
-_HOT_COLUMNS: dict[Any, tuple[Select[Any], tuple[str, ...]] | None] = {}
 
 
+@functools.cache
 def _hot_columns(model: Any) -> tuple[Select[Any], tuple[str, ...]] | None:
     """The model's columns as a Core select by id (and the attribute each column loads), when an instance
     built from that row is what the ORM would have loaded: one table, no inheritance, every attribute a
     plain undeferred column, no relationship loaded eagerly (an ORM select would load it with the row)."""
-    if model in _HOT_COLUMNS:
-        return _HOT_COLUMNS[model]
     mapper = sa_inspect(model)
     table = mapper.local_table
     plain = (mapper.inherits is None and mapper.polymorphic_on is None and not mapper.with_polymorphic
              and all(len(attr.columns) == 1 and attr.columns[0].table is table and not attr.deferred
                      for attr in mapper.column_attrs)
              and all(rel.lazy not in _EAGER for rel in mapper.relationships))
-    entry = None
-    if plain:
-        attrs = tuple(attr.key for attr in mapper.column_attrs)
-        stmt = select(*(attr.columns[0] for attr in mapper.column_attrs)).where(
-            model.practice_group_id == bindparam("owner"), model.id == bindparam("row_id"))
-        entry = (stmt, attrs)
-    _HOT_COLUMNS[model] = entry
-    return entry
+    if not plain:
+        return None
+    stmt = select(*(attr.columns[0] for attr in mapper.column_attrs)).where(
+        model.practice_group_id == bindparam("owner"), model.id == bindparam("row_id"))
+    return stmt, tuple(attr.key for attr in mapper.column_attrs)
 
 
 async def _get_hot(session: AsyncSession, model: Any, row_id: int, owner: int) -> Any:
@@ -69,11 +65,9 @@ async def _get_hot(session: AsyncSession, model: Any, row_id: int, owner: int) -
     it: the model is not plain (``_hot_columns``), the session has changes an ORM query would flush first,
     the instance is already in the session (the ORM would return that one, refreshed if expired), or the
     hot path declines the read."""
-    hot = session.info.get(HOT_READS)
+    hot = hot_reads(session)
     entry = _hot_columns(model) if hot is not None else None
-    if entry is None or session.new or session.dirty or session.deleted:
-        return _NOT_HOT
-    if session.identity_map.get(identity_key(model, row_id)) is not None:
+    if entry is None or session.identity_map.get(identity_key(model, row_id)) is not None:
         return _NOT_HOT
     stmt, attrs = entry
     rows = await hot.rows(stmt, {"owner": owner, "row_id": row_id})
