@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from openhero.core import schemas
 from openhero.core.schemas import format_timestamp
 
 
@@ -25,5 +24,5 @@ def test_the_remembered_texts_stay_bounded() -> None:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     for i in range(20_000):
         format_timestamp(start + timedelta(seconds=i))
-    assert len(schemas._FORMATTED) <= 8192
+    assert format_timestamp.cache_info().currsize <= 8192
     assert format_timestamp(start) == "2020-01-01T00:00:00.000Z"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -22,7 +22,6 @@ from openhero.core.schemas import ListResponse, format_timestamp
 
 router = APIRouter(route_class=ApiRoute, dependencies=[Depends(authenticate)])
 BookingScope = Depends(require_scope("booking"))
-ZERO = timedelta(0)
 
 
 def type_out(t: AppointmentType, *, next_available_at: datetime | None = None, slot_count: int = 0
@@ -68,28 +67,11 @@ async def list_appointment_types(
 
 # ---- slots ---------------------------------------------------------------------------------------------
 
-def _utc_text(value: datetime) -> str:
-    # Same output as core.schemas.format_timestamp for the UTC values the database returns, via the C
-    # isoformat (the slot list renders two per row on the hot path).
-    return value.isoformat(timespec="milliseconds")[:-6] + "Z" if value.utcoffset() == ZERO else format_timestamp(value)
-
-
-_TIMES: dict[datetime, str] = {}  # slot boundaries repeat (every practitioner's 09:00), so their text is kept
-
-
-def _time_text(value: datetime) -> str:
-    text = _TIMES.get(value)
-    if text is None:
-        if len(_TIMES) >= 8192:
-            _TIMES.clear()
-        text = _TIMES[value] = _utc_text(value)
-    return text
-
-
 def _slot_dict(row: Any) -> dict[str, str]:
     slot_id, practitioner_id, type_id, location_id, start, finish = row[:6]
     return {"id": str(slot_id), "practitioner_id": str(practitioner_id), "appointment_type_id": str(type_id),
-            "location_id": str(location_id), "start_time": _time_text(start), "finish_time": _time_text(finish)}
+            "location_id": str(location_id), "start_time": format_timestamp(start),
+            "finish_time": format_timestamp(finish)}
 
 
 @router.get("/v1/slots", operation_id="listSlots", tags=["Booking"],

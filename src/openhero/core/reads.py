@@ -27,8 +27,9 @@ gives the answer (or the error) it always gave. ``tests/core/test_reads.py`` com
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque, namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Date, DateTime, Executable
@@ -61,32 +62,15 @@ def _row_class(keys: list[str]) -> type[tuple[Any, ...]] | None:
     return HotRow
 
 
-MEMO_LIMIT = 4096  # converted values kept per column (a page of slots repeats the same boundary times)
+# Converted values kept per date or time column: the same text (SQLite) or driver value always converts to the
+# same immutable value, and a page of slots repeats its boundary times (parsing a timestamp and attaching its
+# zone twice per row cost a third of a slot page's own work).
+MEMO_LIMIT = 4096
 
 
 def _immutable(type_: Any) -> bool:
     """A column whose converted values are immutable (dates and times), so one conversion serves repeats."""
     return isinstance(getattr(type_, "impl_instance", type_), (Date, DateTime))  # a TypeDecorator: its impl
-
-
-def _memo(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``convert`` remembered per raw value: the same text (SQLite) or driver value always converts to the
-    same (immutable) value, and parsing a timestamp and attaching its zone twice per row cost a third of a
-    slot page's own work."""
-    seen: dict[Any, Any] = {}
-
-    def memo(value: Any) -> Any:
-        try:
-            return seen[value]
-        except KeyError:
-            pass
-        out = convert(value)
-        if len(seen) >= MEMO_LIMIT:
-            seen.clear()
-        seen[value] = out
-        return out
-
-    return memo
 
 
 class _Plan:
@@ -107,7 +91,8 @@ class _Plan:
         self.defaults = {name: bind.effective_value for name, bind in compiled.binds.items()
                          if not bind.required}
         columns = compiled._result_columns
-        self.converters = [(i, _memo(proc) if _immutable(entry.type) else proc) for i, entry in enumerate(columns)
+        self.converters = [(i, functools.lru_cache(MEMO_LIMIT)(proc) if _immutable(entry.type) else proc)
+                           for i, entry in enumerate(columns)
                            if (proc := entry.type._cached_result_processor(dialect, None)) is not None]
         self.row = _row_class([entry.keyname for entry in columns])
 

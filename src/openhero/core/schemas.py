@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -12,25 +13,16 @@ def _id_to_str(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+@functools.lru_cache(maxsize=8192)
 def format_timestamp(value: datetime) -> str:
     """UTC ISO 8601 with millisecond precision and a Z, as JavaScript's toISOString() writes it.
 
-    Remembered per value (a bounded map): the text depends on the instant alone, and the same timestamps come
-    back page after page (hot reads hand out one object per stored value: core/reads.py); formatting one cost
-    more than the rest of a task row's serialisation."""
-    try:
-        return _FORMATTED[value]
-    except KeyError:
-        pass
-    text = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC).strftime(
-        "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    if len(_FORMATTED) >= 8192:
-        _FORMATTED.clear()
-    _FORMATTED[value] = text
-    return text
-
-
-_FORMATTED: dict[datetime, str] = {}
+    Remembered per value (bounded): the text depends on the instant alone, and the same timestamps come back
+    page after page (hot reads hand out one object per stored value: core/reads.py); formatting one cost more
+    than the rest of a task row's serialisation."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # An id exposed as a decimal digit string ("156").
