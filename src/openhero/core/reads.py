@@ -27,6 +27,7 @@ gives the answer (or the error) it always gave. ``tests/core/test_reads.py`` com
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections import deque, namedtuple
 from collections.abc import Sequence
@@ -185,12 +186,12 @@ class HotReads:
             await self._give_back(driver)
             return None
         except BaseException:  # cancelled mid-read: the connection's state is unknown, so it goes
+            if not self.sqlite:
+                driver.terminate()  # asyncpg: close the socket now, without a round trip
             try:
-                if not self.sqlite:
-                    driver.terminate()  # asyncpg: close the socket now, without a round trip
                 await self._drop(driver)
             finally:
-                self._forget(driver)  # if the drop itself was interrupted
+                self._release_if_none_pinned()
             raise
         await self._give_back(driver)
         self.served += 1
@@ -220,8 +221,7 @@ class HotReads:
             await self._drop(driver)
             driver = await self._pin() if self._waiters and not self.closed and not self._pinning else None
             if driver is None:
-                if not self._pinned and not self._pinning:
-                    self._release_waiters()  # nobody will give one back: they use the session
+                self._release_if_none_pinned()
                 return
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -241,18 +241,6 @@ class HotReads:
             return True
         return not driver.is_closed()
 
-    def _forget(self, driver: Any) -> None:
-        for entry in self._pinned:
-            if entry[1] is driver:
-                self._pinned.remove(entry)
-                try:
-                    entry[0].invalidate()
-                except Exception:  # noqa: BLE001, S110 - outside a greenlet the pool logs and forgets it
-                    pass
-                break
-        if not self._pinned and not self._pinning:
-            self._release_waiters()
-
     async def _pin(self) -> Any:
         """Take one more connection from the pool for good (one pin at a time); None if that fails."""
         self._pinning = True
@@ -269,9 +257,15 @@ class HotReads:
             driver = None
         finally:
             self._pinning = False
-            if driver is None and not self._pinned:
-                self._release_waiters()  # nothing pinned will come back: they use the session
+            if driver is None:
+                self._release_if_none_pinned()
         return driver
+
+    def _release_if_none_pinned(self) -> None:
+        """With nothing pinned and nothing being pinned, no connection will be given back: waiters use the
+        session."""
+        if not self._pinned and not self._pinning:
+            self._release_waiters()
 
     def _release_waiters(self) -> None:
         for waiter in self._waiters:
@@ -280,11 +274,17 @@ class HotReads:
         self._waiters.clear()
 
     async def _drop(self, driver: Any) -> None:
-        for entry in self._pinned:
-            if entry[1] is driver:
-                self._pinned.remove(entry)
-                await greenlet_spawn(entry[0].invalidate)  # it may be broken: the pool makes a new one
-                break
+        """Unpin ``driver`` and invalidate its pool connection (it may be broken: the pool makes a new one)."""
+        proxy = next((p for p, d in self._pinned if d is driver), None)
+        if proxy is None:
+            return
+        self._pinned.remove((proxy, driver))
+        try:
+            await greenlet_spawn(proxy.invalidate)
+        except BaseException:
+            with contextlib.suppress(Exception):  # interrupted: outside a greenlet the pool logs and forgets it
+                proxy.invalidate()
+            raise
 
     async def close(self) -> None:
         """Hand the pinned connections back to the pool (before the engine is disposed)."""
