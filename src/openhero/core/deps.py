@@ -22,20 +22,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per writing request: committed when the handler returns, rolled back if it raises.
 
     Runs with scope="function" so the commit happens before the response is sent: a client never
-    sees a success for a change that was not stored. Reads (GET, HEAD, OPTIONS) get a read session
-    (no BEGIN on SQLite, autocommit on PostgreSQL) that is closed without a commit round trip; no
-    connection is taken at all unless the handler runs a query.
+    sees a success for a change that was not stored. Reads (GET, HEAD) take ``read_session`` instead
+    (tests/core/test_sessions.py holds every route to that).
     """
     db: Database = request.app.state.db
-    if request.method in _READ_METHODS:
-        session = db.session(write=False)
-        try:
-            yield session
-            if session.new or session.dirty or session.deleted:
-                await session.commit()  # a read that changed a row (e.g. marking a page opened) keeps it
-        finally:
-            await session.close()
-        return
     async with db.session(write=True) as session:
         try:
             yield session
@@ -49,11 +39,11 @@ _READ_SESSION = "openhero.read_session"
 
 
 async def read_session(request: Request) -> AsyncSession:
-    """The session of a GET/HEAD handler: a plain dependency (FastAPI's per-request machinery for a
-    generator dependency cost ~28 µs, a tenth of a small read), opened lazily and finished by
-    ``ReadSessionMiddleware``: committed before the response starts if the handler changed rows and answered
-    below 400 (as ``get_session`` commits a read that changed a row and rolls back when the handler raised),
-    closed after the response. No connection is taken unless the handler runs a query."""
+    """The session of a GET/HEAD handler (no BEGIN on SQLite, autocommit on PostgreSQL): a plain dependency
+    (FastAPI's per-request machinery for a generator dependency cost ~28 µs, a tenth of a small read), opened
+    lazily and finished by ``ReadSessionMiddleware``: committed before the response starts if the handler
+    changed rows (e.g. marking a page opened) and answered below 400, rolled back otherwise, closed after the
+    response. No connection is taken unless the handler runs a query."""
     scope = request.scope
     if _READ_SESSION not in scope:
         raise RuntimeError("read_session needs ReadSessionMiddleware (installed by create_app)")
