@@ -120,10 +120,10 @@ PathReader = Callable[[Mapping[str, Any]], tuple[dict[str, Any], list[Any]]]
 
 
 def path_reader(fields: list[Any]) -> PathReader | None:
-    """``request_params_to_args(fields, ...)`` for path parameters. For a field FastAPI reads with a plain
-    lookup (one alias, no model, not a sequence: every path parameter of this API) it runs that function's
-    steps with what they derive from the field worked out once (~3 µs a request less); for any other field it
-    is that function."""
+    """``request_params_to_args(fields, ...)`` for path parameters (and ``from_query``'s query parameters).
+    For a field FastAPI reads with a plain lookup (one alias, no model, not a sequence: every path parameter
+    of this API) it runs that function's steps with what they derive from the field worked out once (~3 µs a
+    request less); for any other field it is that function."""
     plain = []
     for field in fields:
         info, aliases = field.field_info, _get_param_aliases(field)
