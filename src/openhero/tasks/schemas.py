@@ -13,12 +13,12 @@ TaskStatus = Literal["open", "closed", "in_progress"]
 TaskPriority = Literal["lowest", "low", "medium", "high", "highest"]
 
 
-def _dob_as_timestamp(value: date) -> str:
+def dob_timestamp(value: date) -> str:
     # The contract's TaskPatient.dob is a date-time, as /v1/patients/{id} renders it: midnight UTC.
     return datetime(value.year, value.month, value.day, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-DobTimestamp = Annotated[date, PlainSerializer(_dob_as_timestamp, return_type=str),
+DobTimestamp = Annotated[date, PlainSerializer(dob_timestamp, return_type=str),
                          WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
