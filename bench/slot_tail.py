@@ -1,0 +1,92 @@
+"""p99 of the slot page at 1M slots against 1k, one source tree per database, and where the tail comes from.
+
+    .venv/bin/python bench/slot_tail.py [NAME=DIR ...] [--repeat 2] [--rounds 3] [--duration 5]
+                                        [--connections 32] [--probe]
+
+Each NAME=DIR (``git archive <commit> src | tar -x -C /tmp/x`` then ``old=/tmp/x/src``; with no argument,
+``current=`` this checkout) gets a database of its own, seeded and migrated by *its* code — so a schema
+change (an index) is measured with the code that made it, which `bench/stack.py` cannot do (its servers share
+one database). Per tree: one uvicorn process, a warm-up, then ``--rounds`` × (wrk on the 1M practice's week
+page, wrk on the 1k practice's page); trees alternate ``--repeat`` times. It prints every round's req/s and
+p50/p99 and, per tree, the p99 ratio 1M / 1k per round and its median.
+
+``--probe`` serves openhero wrapped in ``bench/_probe_app.py``: request durations *inside* the ASGI app and an
+event-loop lag timer (1 ms), printed per 5 s by the server — to tell slow requests from queueing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def one(args: argparse.Namespace) -> None:
+    """Child mode: seed, serve and measure the openhero found on PYTHONPATH; one JSON line per round."""
+    from bench import stack
+    from bench._common import fresh_database, server, wrk
+
+    with fresh_database("sqlite") as url:
+        seed = stack.prepare(url, 365)
+        seed = asyncio.run(seed)
+        big, small = seed["big"], seed["small"]
+        env = {"OPENHERO_DATABASE_URL": url}
+        app = "bench._probe_app:make" if args.probe else "openhero.app:create_app"
+        with server(app, env, source=os.environ.get("PYTHONPATH")) as base:
+            pages = (("1M", seed["big_url"], big.headers), ("1k", seed["small_url"], small.headers))  # type: ignore[attr-defined]
+            for _name, url_path, headers in pages:
+                wrk(base + url_path, headers, duration=2, connections=args.connections)
+            for round_ in range(args.rounds):
+                for name, url_path, headers in pages:
+                    r = wrk(base + url_path, headers, duration=args.duration, connections=args.connections)
+                    print(json.dumps({"round": round_, "page": name, "rps": r.requests_per_second,
+                                      "p50": r.p50_ms, "p99": r.p99_ms}), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sources", nargs="*", help="NAME=DIR (empty DIR: this checkout)")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--probe", action="store_true")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args)
+        return
+    sources = [s.split("=", 1) for s in (args.sources or ["current="])]
+    ratios: dict[str, list[float]] = {name: [] for name, _ in sources}
+    for _ in range(args.repeat):
+        for name, folder in sources:
+            src = folder or str(ROOT / "src")
+            cmd = [sys.executable, __file__, "--one", "--rounds", str(args.rounds), "--duration", str(args.duration),
+                   "--connections", str(args.connections), *(["--probe"] if args.probe else [])]
+            env = {**os.environ, "PYTHONPATH": f"{src}:{ROOT}", "OPENHERO_PROBE_NAME": name}
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            rounds: dict[int, dict[str, dict[str, float]]] = {}
+            for line in out.splitlines():
+                if line.startswith("{"):
+                    row = json.loads(line)
+                    rounds.setdefault(row["round"], {})[row["page"]] = row
+                    print(f"{name:10} round {row['round']} {row['page']}: {row['rps']:8,.0f} req/s  "
+                          f"p50 {row['p50']:6.1f}  p99 {row['p99']:6.1f} ms", flush=True)
+                elif line.strip():
+                    print(f"{name:10} {line}", flush=True)
+            ratios[name] += [r["1M"]["p99"] / r["1k"]["p99"] for r in rounds.values()]
+    for name, values in ratios.items():
+        print(f"{name}: p99 1M / 1k per round {', '.join(f'{v:.2f}' for v in values)}; "
+              f"median {statistics.median(values):.2f}")
+
+
+if __name__ == "__main__":
+    main()
