@@ -199,7 +199,8 @@ async def test_cancelled_reads_leave_no_connection_behind(own: Database) -> None
         slow = select(func.pg_sleep(0.5).label("slept"))
     else:
         n = select(literal(1).label("n")).cte(recursive=True)
-        n = n.union_all(select(n.c.n + 1).where(n.c.n < 200_000))
+        # Inline on SQLite (nothing is cancelled mid-read there); short enough to stay within the inline budget.
+        n = n.union_all(select(n.c.n + 1).where(n.c.n < 5_000))
         slow = select(func.count().label("rows")).select_from(n)
     pinned = [await hot._pin() for _ in range(hot.limit)]  # as a busy server would have them
     for driver in pinned:
@@ -267,3 +268,98 @@ async def test_switched_off_every_read_goes_through_the_session_with_the_same_an
         assert answers[True] == answers[False]
     finally:
         await off.dispose()
+
+
+def _long_count(n: int) -> Any:
+    """A read SQLite needs a while for (counting n rows of a recursive CTE: ~100 ms for 1,000,000), written as
+    a SELECT (the CTE nested in a subquery): the session runs SELECTs inline on the loop, like a slot page."""
+    c = select(literal(1).label("x")).cte("c", recursive=True, nesting=True)
+    c = c.union_all(select((c.c.x + 1).label("x")).where(c.c.x < n))
+    return select(select(func.count()).select_from(c).scalar_subquery().label("n"))
+
+
+async def _ticking(read: Any) -> tuple[Any, list[float], float]:
+    """Run ``read()`` while a coroutine ticks every millisecond: (its result, the gaps between ticks, how long
+    it took). A read that holds the loop shows as one gap as long as itself."""
+    gaps: list[float] = []
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def ticker() -> None:
+        last = loop.time()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    started = loop.time()
+    try:
+        result = await read()
+    finally:
+        took = loop.time() - started
+        done.set()
+        await tick
+    return result, gaps, took
+
+
+async def test_a_long_read_does_not_hold_the_event_loop(own: Database) -> None:
+    """SQLite reads inline: one past the budget is interrupted and run again off the loop — the same answer,
+    other coroutines keep running meanwhile, and the plan's next reads go straight off the loop. PostgreSQL's
+    hot reads await the socket: a long one is served hot and the loop runs throughout."""
+    from openhero.core import reads
+
+    hot = own.hot
+    assert hot is not None
+    if own.is_postgres:
+        stmt = select(func.pg_sleep(0.3).label("slept"), literal(7).label("n"))
+        served = hot.served
+
+        async def pg_read() -> Any:
+            async with own.session(write=False) as session:
+                return await read_rows(session, stmt, {})
+
+        rows, gaps, took = await _ticking(pg_read)
+        assert rows[0].n == 7 and hot.served == served + 1 and hot.interrupted == 0
+        assert max(gaps) < 0.1 < took
+        return
+    stmt = _long_count(1_500_000)
+    assert str(stmt.compile(dialect=own.engine.dialect)).startswith("SELECT")
+    async with own.session(write=False) as session:
+        started = asyncio.get_running_loop().time()
+        assert [tuple(r) for r in await session.run_sync(_rows, stmt, {})] == [(1_500_000,)]
+        alone = asyncio.get_running_loop().time() - started  # how long the read takes off the loop
+    assert alone > 10 * reads.INLINE_BUDGET_SECONDS, "the read should be long enough to need the budget"
+    interrupted, served = hot.interrupted, hot.served
+
+    async def sqlite_read() -> Any:
+        async with own.session(write=False) as session:
+            return await read_rows(session, stmt, {})
+
+    rows, gaps, took = await _ticking(sqlite_read)
+    assert rows[0].n == 1_500_000
+    assert hot.interrupted == interrupted + 1 and hot.served == served  # stopped inline, answered off the loop
+    # The loop went on while the read ran: no gap much longer than the budget (held, one gap would be `took`).
+    assert max(gaps) < max(4 * reads.INLINE_BUDGET_SECONDS, 0.05) < took
+    # The plan now goes straight to the session (no second budget spent) ...
+    async with own.session(write=False) as session:
+        assert (await read_rows(session, stmt, {}))[0].n == 1_500_000
+    assert hot.interrupted == interrupted + 1
+    # ... while short reads on the same pinned connection are still served inline.
+    assert await hot.rows(select(bindparam("x") + 1), {"x": 1}) == [(2,)]
+    assert hot.served == served + 1
+
+
+async def test_pinned_sqlite_connections_go_back_to_the_pool_without_the_progress_handler(tmp_path: Any) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/handler.db", pool_size=2)
+    try:
+        assert db.hot is not None and await db.hot.rows(select(literal(1)), {}) == [(1,)]
+        driver = db.hot._free[-1]
+        await db.hot.close()
+        db.hot._deadline = 0.0  # were the handler still installed, every statement would now be interrupted
+        assert driver.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) "
+                              "SELECT count(*) FROM c").fetchall() == [(100000,)]
+    finally:
+        await db.dispose()

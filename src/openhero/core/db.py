@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
@@ -74,6 +75,11 @@ class Base(DeclarativeBase):
     }
 
 
+# Set around a read known to run long (core/reads.py interrupted it inline): its statements go through the
+# connection's thread even where they would run inline, so the event loop keeps serving while SQLite works.
+OFF_LOOP: ContextVar[bool] = ContextVar("openhero_sqlite_off_loop", default=False)
+
+
 class _InlineConnection(aiosqlite.Connection):
     """aiosqlite, except that what cannot wait on a lock runs inline on the event loop.
 
@@ -83,11 +89,13 @@ class _InlineConnection(aiosqlite.Connection):
     and a statement other than SELECT outside a transaction (it takes the write lock itself). Everything
     else — SELECTs (WAL readers never wait), statements inside a transaction that holds the write lock,
     fetches, COMMIT — runs inline: a statement's own run time blocks the loop, a lock wait never does.
+    A read known to be long (``OFF_LOOP`` set) goes through the thread whole: SQLite releases the GIL while
+    it works, so the loop does not wait for it.
     """
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raw = self._connection
-        if raw is None:
+        if raw is None or OFF_LOOP.get():
             return await super()._execute(fn, *args, **kwargs)
         if args and isinstance(args[0], str) and not raw.in_transaction:
             head = args[0].lstrip()[:6].upper()
@@ -216,6 +224,12 @@ async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, A
         rows = await hot.rows(stmt, params)
         if rows is not None:
             return rows
+        if hot.runs_long(stmt):  # SQLite: interrupted inline for holding the loop; its thread runs it instead
+            token = OFF_LOOP.set(True)
+            try:
+                return await session.run_sync(_rows, stmt, params)
+            finally:
+                OFF_LOOP.reset(token)
     return await session.run_sync(_rows, stmt, params)
 
 

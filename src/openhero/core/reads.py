@@ -16,6 +16,12 @@ slot page, a task page, a resource by id) ``HotReads`` keeps that work out of th
   connection per event loop serves every hot read inline (a WAL reader never waits on a lock, and the loop
   runs one read at a time); on PostgreSQL up to ``limit`` pinned connections serve one read each at a time,
   and a read that finds none free goes through the session as before.
+- an inline read must not hold the event loop: SQLite runs it on the loop's own thread, so every other request
+  waits while it runs. A progress handler on the pinned connection interrupts a read that passes
+  ``INLINE_BUDGET_SECONDS`` (a count over a million slots takes ~85 ms); the session then runs it again in its
+  connection's thread (``core.db.OFF_LOOP``: the session's SELECTs otherwise run inline too), where SQLite
+  releases the GIL and the loop goes on serving. The plan remembers it for ``OFF_LOOP_SECONDS``: its next
+  reads go straight to the thread instead of spending the budget again.
 
 Same answers as the session's read, by construction: hot reads serve only read sessions (no BEGIN on
 SQLite, autocommit on PostgreSQL: each statement reads its own latest committed snapshot, whichever
@@ -29,6 +35,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
+import sqlite3
+import time
 from collections import deque, namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +47,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 STATEMENT_LIMIT = 1024  # plans kept; statements past it (built per call) go through the session
+# SQLite: how long a read may hold the event loop before it is interrupted and run off the loop instead; how
+# long its plan then goes straight off the loop; how many virtual-machine steps between two clock checks
+# (~0.1-0.5 ms of SQLite's work; the check costs a fraction of a microsecond).
+INLINE_BUDGET_SECONDS = 0.005
+OFF_LOOP_SECONDS = 10.0
+PROGRESS_STEPS = 10_000
 
 
 def sqlite_connection(dbapi_connection: Any) -> Any:
@@ -77,10 +92,12 @@ def _immutable(type_: Any) -> bool:
 class _Plan:
     """One statement compiled for one dialect: SQL, parameter order and processors, row shape."""
 
-    __slots__ = ("statement", "compiled", "sql", "names", "binds", "defaults", "expanding", "converters", "row")
+    __slots__ = ("statement", "compiled", "sql", "names", "binds", "defaults", "expanding", "converters", "row",
+                 "off_loop_until")
 
     def __init__(self, stmt: Executable, dialect: Any) -> None:
         self.statement = stmt  # kept alive: plans are keyed by id()
+        self.off_loop_until = 0.0  # SQLite: interrupted for holding the loop; the session runs it until then
         compiled = self.compiled = stmt.compile(dialect=dialect)
         self.sql: str = compiled.string
         self.expanding = bool(getattr(compiled, "_post_compile_expanded_state", None)) or "POSTCOMPILE_" in self.sql
@@ -138,6 +155,8 @@ class HotReads:
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self.closed = not enabled  # switched off (OPENHERO_HOT_READS=false): every read goes through the session
         self.served = 0  # reads answered hot (the rest of read_rows' reads went through the session)
+        self.interrupted = 0  # SQLite reads stopped for holding the loop past the budget (then run off it)
+        self._deadline = math.inf  # SQLite: perf_counter() past which the running inline read is interrupted
 
     @property
     def pinned(self) -> int:
@@ -163,7 +182,7 @@ class HotReads:
         if self.closed:
             return None
         plan = self.plan(stmt)
-        if plan is None:
+        if plan is None or (plan.off_loop_until and time.monotonic() < plan.off_loop_until):
             return None
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
@@ -179,10 +198,17 @@ class HotReads:
             return None
         try:
             if self.sqlite:
-                data = driver.execute(sql, args).fetchall()
+                self._deadline = time.perf_counter() + INLINE_BUDGET_SECONDS
+                try:
+                    data = driver.execute(sql, args).fetchall()
+                finally:
+                    self._deadline = math.inf
             else:
                 data = await driver.fetch(sql, *args)
-        except Exception:  # noqa: BLE001 - the session repeats the read and answers, or raises, as it always did
+        except Exception as exc:  # noqa: BLE001 - the session repeats the read and answers, or raises, as ever
+            if self.sqlite and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT:
+                self.interrupted += 1
+                plan.off_loop_until = time.monotonic() + OFF_LOOP_SECONDS
             await self._give_back(driver)
             return None
         except BaseException:  # cancelled mid-read: the connection's state is unknown, so it goes
@@ -196,6 +222,12 @@ class HotReads:
         await self._give_back(driver)
         self.served += 1
         return plan.rows(data)
+
+    def runs_long(self, stmt: Executable) -> bool:
+        """SQLite: this statement was interrupted inline for holding the loop, lately (``OFF_LOOP_SECONDS``):
+        ``core.db.read_rows`` runs it in the connection's thread instead."""
+        plan = self._plans.get(id(stmt))
+        return bool(plan and plan.statement is stmt and time.monotonic() < plan.off_loop_until)
 
     async def _take(self) -> Any:
         """A free pinned connection; else a new one pinned (up to ``limit``); else the next one given back."""
@@ -252,6 +284,8 @@ class HotReads:
             if driver is None:
                 await greenlet_spawn(proxy.close)
             else:
+                if self.sqlite:
+                    driver.set_progress_handler(self._over_budget, PROGRESS_STEPS)
                 self._pinned.append((proxy, driver))
         except Exception:  # noqa: BLE001 - the pool or the server said no: the session will say why
             driver = None
@@ -260,6 +294,16 @@ class HotReads:
             if driver is None:
                 self._release_if_none_pinned()
         return driver
+
+    def _over_budget(self) -> bool:
+        """SQLite's progress handler on pinned connections: true interrupts the running statement."""
+        return time.perf_counter() > self._deadline
+
+    def _unhook(self, driver: Any) -> None:
+        """Take the progress handler off a connection going back to the pool (sessions use it then)."""
+        if self.sqlite:
+            with contextlib.suppress(Exception):  # a closed connection has nothing to take off
+                driver.set_progress_handler(None, 0)
 
     def _release_if_none_pinned(self) -> None:
         """With nothing pinned and nothing being pinned, no connection will be given back: waiters use the
@@ -300,5 +344,6 @@ class HotReads:
                 except Exception:  # noqa: BLE001, S112 - closing a connection of a finished loop
                     continue
             return
-        for proxy, _driver in pinned:
+        for proxy, driver in pinned:
+            self._unhook(driver)
             await greenlet_spawn(proxy.close)
