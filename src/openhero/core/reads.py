@@ -19,9 +19,9 @@ slot page, a task page, a resource by id) ``HotReads`` keeps that work out of th
 - an inline read must not hold the event loop: SQLite runs it on the loop's own thread, so every other request
   waits while it runs. A progress handler on the pinned connection interrupts a read that passes
   ``INLINE_BUDGET_SECONDS`` (a count over a million slots takes ~85 ms); the session then runs it again in its
-  connection's thread (``core.db.OFF_LOOP``: the session's SELECTs otherwise run inline too), where SQLite
-  releases the GIL and the loop goes on serving. The plan remembers it for ``OFF_LOOP_SECONDS``: its next
-  reads go straight to the thread instead of spending the budget again.
+  connection's thread (``core.db.OFF_LOOP``: straight there, without spending the session's own inline
+  budget too), where SQLite releases the GIL and the loop goes on serving. The plan remembers it for
+  ``OFF_LOOP_SECONDS``: its next reads go straight to the thread instead of spending the budget again.
 
 Same answers as the session's read, by construction: hot reads serve only read sessions (no BEGIN on
 SQLite, autocommit on PostgreSQL: each statement reads its own latest committed snapshot, whichever
