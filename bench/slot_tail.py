@@ -1,7 +1,7 @@
 """p99 of the slot page at 1M slots against 1k, one source tree per database, and where the tail comes from.
 
     .venv/bin/python bench/slot_tail.py [NAME=DIR ...] [--repeat 2] [--rounds 3] [--duration 5]
-                                        [--connections 32] [--probe]
+                                        [--connections 32] [--probe] [--neighbour] [--backend sqlite|postgres]
 
 Each NAME=DIR (``git archive <commit> src | tar -x -C /tmp/x`` then ``old=/tmp/x/src``; with no argument,
 ``current=`` this checkout) gets a database of its own, seeded and migrated by *its* code — so a schema
@@ -38,7 +38,7 @@ def one(args: argparse.Namespace) -> None:
     from bench import stack
     from bench._common import fresh_database, server, wrk
 
-    with fresh_database("sqlite") as url:
+    with fresh_database(args.backend) as url:
         seed = stack.prepare(url, 365)
         seed = asyncio.run(seed)
         big, small = seed["big"], seed["small"]
@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--probe", action="store_true")
     parser.add_argument("--neighbour", action="store_true")
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -111,7 +112,7 @@ def main() -> None:
             src = folder or str(ROOT / "src")
             cmd = [sys.executable, __file__, "--one", "--rounds", str(args.rounds), "--duration", str(args.duration),
                    "--connections", str(args.connections), *(["--probe"] if args.probe else []),
-                   *(["--neighbour"] if args.neighbour else [])]
+                   *(["--neighbour"] if args.neighbour else []), "--backend", args.backend]
             env = {**os.environ, "PYTHONPATH": f"{src}:{ROOT}", "OPENHERO_PROBE_NAME": name}
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             rounds: dict[int, dict[str, dict[str, float]]] = {}
