@@ -4,14 +4,24 @@ connection's thread, with the same answer, inside a transaction or not."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import func, literal, select, text
 
 from openhero.core import db as core_db
 from openhero.core.db import Database
 from openhero.core.reads import INLINE_BUDGET_SECONDS
 from tests.core.test_reads import _long_count, _ticking
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_long_selects() -> Iterator[None]:
+    """What other tests interrupted (the same SQL, within OFF_LOOP_SECONDS) would go straight to the thread."""
+    core_db.LONG_SELECTS.clear()
+    yield
+    core_db.LONG_SELECTS.clear()
 
 
 async def test_a_long_select_through_a_session_does_not_hold_the_loop(tmp_path: Any) -> None:
@@ -45,7 +55,6 @@ async def test_an_interrupted_select_inside_a_transaction_keeps_the_transaction(
     try:
         async with database.engine.begin() as conn:
             await conn.execute(text("CREATE TABLE notes (n INTEGER)"))
-        core_db.LONG_SELECTS.clear()
         before = core_db.INLINE_INTERRUPTS
         long_count = _long_count(1_200_000).subquery()
         async with database.session() as session:

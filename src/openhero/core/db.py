@@ -122,8 +122,8 @@ class _InlineConnection(aiosqlite.Connection):
             if time.monotonic() < until:
                 return await super()._execute(fn, *args, **kwargs)
             LONG_SELECTS.pop(sql, None)
-        deadline = time.perf_counter() + INLINE_BUDGET_SECONDS
-        raw.set_progress_handler(lambda: time.perf_counter() > deadline, PROGRESS_STEPS)
+        deadline = time.thread_time() + INLINE_BUDGET_SECONDS  # CPU time: see core/reads.py
+        raw.set_progress_handler(lambda: time.thread_time() > deadline, PROGRESS_STEPS)
         try:
             return fn(*args, **kwargs)
         except sqlite3.OperationalError as exc:
