@@ -307,12 +307,16 @@ async def _ticking(read: Any) -> tuple[Any, list[float], float]:
 
 async def test_a_long_read_does_not_hold_the_event_loop(own: Database) -> None:
     """SQLite reads inline: one past the budget is interrupted and run again off the loop — the same answer,
-    other coroutines keep running meanwhile, and the plan's next reads go straight off the loop. PostgreSQL's
-    hot reads await the socket: a long one is served hot and the loop runs throughout."""
+    other coroutines keep running meanwhile, and its next reads go straight off the loop (the session sends the
+    same SQL the hot read did, so no second budget is spent). PostgreSQL's hot reads await the socket: a long
+    one is served hot and the loop runs throughout."""
     from openhero.core import reads
+    from openhero.core.reads import LONG_READS
 
     hot = own.hot
     assert hot is not None
+    LONG_READS.until.clear()
+    interrupted = LONG_READS.interrupted
     if own.is_postgres:
         stmt = select(func.pg_sleep(0.3).label("slept"), literal(7).label("n"))
         served = hot.served
@@ -322,7 +326,7 @@ async def test_a_long_read_does_not_hold_the_event_loop(own: Database) -> None:
                 return await read_rows(session, stmt, {})
 
         rows, gaps, took = await _ticking(pg_read)
-        assert rows[0].n == 7 and hot.served == served + 1 and hot.interrupted == 0
+        assert rows[0].n == 7 and hot.served == served + 1 and LONG_READS.interrupted == interrupted
         assert max(gaps) < 0.1 < took
         return
     stmt = _long_count(1_500_000)
@@ -332,7 +336,8 @@ async def test_a_long_read_does_not_hold_the_event_loop(own: Database) -> None:
         assert [tuple(r) for r in await session.run_sync(_rows, stmt, {})] == [(1_500_000,)]
         alone = asyncio.get_running_loop().time() - started  # how long the read takes off the loop
     assert alone > 10 * reads.INLINE_BUDGET_SECONDS, "the read should be long enough to need the budget"
-    interrupted, served = hot.interrupted, hot.served
+    LONG_READS.until.clear()  # that read ran long too: forget it, so that the hot read tries inline
+    interrupted, served = LONG_READS.interrupted, hot.served
 
     async def sqlite_read() -> Any:
         async with own.session(write=False) as session:
@@ -340,26 +345,28 @@ async def test_a_long_read_does_not_hold_the_event_loop(own: Database) -> None:
 
     rows, gaps, took = await _ticking(sqlite_read)
     assert rows[0].n == 1_500_000
-    assert hot.interrupted == interrupted + 1 and hot.served == served  # stopped inline, answered off the loop
+    assert LONG_READS.interrupted == interrupted + 1 and hot.served == served  # stopped inline, answered off it
     # The loop went on while the read ran: no gap much longer than the budget (held, one gap would be `took`).
     assert max(gaps) < max(4 * reads.INLINE_BUDGET_SECONDS, 0.05) < took
-    # The plan now goes straight to the session (no second budget spent) ...
+    # Its SQL now goes straight to the session's thread (no second budget spent) ...
     async with own.session(write=False) as session:
         assert (await read_rows(session, stmt, {}))[0].n == 1_500_000
-    assert hot.interrupted == interrupted + 1
+    assert LONG_READS.interrupted == interrupted + 1
     # ... while short reads on the same pinned connection are still served inline.
     assert await hot.rows(select(bindparam("x") + 1), {"x": 1}) == [(2,)]
     assert hot.served == served + 1
 
 
-async def test_pinned_sqlite_connections_go_back_to_the_pool_without_the_progress_handler(tmp_path: Any) -> None:
+async def test_hot_reads_leave_no_progress_handler_on_the_pinned_connection(tmp_path: Any) -> None:
+    """The budget's progress handler is on the connection only while a hot read runs: a long statement run on
+    the same connection afterwards (as the pool's next user would, after close) is not interrupted."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/handler.db", pool_size=2)
     try:
         assert db.hot is not None and await db.hot.rows(select(literal(1)), {}) == [(1,)]
         driver = db.hot._free[-1]
         await db.hot.close()
-        db.hot._deadline = 0.0  # were the handler still installed, every statement would now be interrupted
-        assert driver.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) "
-                              "SELECT count(*) FROM c").fetchall() == [(100000,)]
+        # Well past that read's budget in CPU time: a handler left behind would interrupt this.
+        assert driver.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+                              "SELECT count(*) FROM c").fetchall() == [(1000000,)]
     finally:
         await db.dispose()

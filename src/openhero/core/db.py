@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
@@ -27,13 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
-from openhero.core.reads import (
-    INLINE_BUDGET_SECONDS,
-    OFF_LOOP_SECONDS,
-    PROGRESS_STEPS,
-    HotReads,
-    sqlite_connection,
-)
+from openhero.core.reads import LONG_READS, HotReads, TooLong, sqlite_connection
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,11 +74,6 @@ class Base(DeclarativeBase):
     }
 
 
-# Set around a read known to run long (core/reads.py interrupted it inline): its statements go through the
-# connection's thread even where they would run inline, so the event loop keeps serving while SQLite works.
-OFF_LOOP: ContextVar[bool] = ContextVar("openhero_sqlite_off_loop", default=False)
-
-
 class _InlineConnection(aiosqlite.Connection):
     """aiosqlite, except that what cannot wait on a lock runs inline on the event loop.
 
@@ -96,53 +83,29 @@ class _InlineConnection(aiosqlite.Connection):
     and a statement other than SELECT outside a transaction (it takes the write lock itself). Everything
     else — SELECTs (WAL readers never wait), statements inside a transaction that holds the write lock,
     fetches, COMMIT — runs inline: a statement's own run time blocks the loop, a lock wait never does.
-    A SELECT may hold the loop for ``INLINE_BUDGET_SECONDS`` at most: a progress handler interrupts it past
-    that, and it runs again in the thread, where SQLite releases the GIL while it works (a SELECT has no
-    effect to undo, inside a transaction or not). Its SQL then goes straight to the thread for
-    ``OFF_LOOP_SECONDS``, as does every statement of a read known to be long (``OFF_LOOP`` set).
+    A SELECT may hold the loop for ``core.reads.INLINE_BUDGET_SECONDS`` at most (``LONG_READS``, which bounds
+    the hot reads too): past that it is interrupted and runs again in the thread, where SQLite releases the
+    GIL while it works (a SELECT has no effect to undo, inside a transaction or not); its SQL then goes
+    straight to the thread for ``OFF_LOOP_SECONDS``.
     """
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raw = self._connection
-        if raw is None or OFF_LOOP.get():
+        if raw is None:
             return await super()._execute(fn, *args, **kwargs)
         if args and isinstance(args[0], str):
             sql = args[0]
             head = sql.lstrip()[:6].upper()
             if head == "SELECT":
-                return await self._select(raw, fn, sql, args, kwargs)
+                if not LONG_READS.off_loop(sql):
+                    try:
+                        return LONG_READS.inline(raw, sql, partial(fn, *args, **kwargs))
+                    except TooLong:
+                        pass
+                return await super()._execute(fn, *args, **kwargs)  # long: in the thread
             if not raw.in_transaction:
                 return await super()._execute(fn, *args, **kwargs)  # BEGIN, or a write taking the lock
         return fn(*args, **kwargs)
-
-    async def _select(self, raw: sqlite3.Connection, fn: Any, sql: str, args: tuple[Any, ...],
-                      kwargs: dict[str, Any]) -> Any:
-        until = LONG_SELECTS.get(sql)
-        if until is not None:
-            if time.monotonic() < until:
-                return await super()._execute(fn, *args, **kwargs)
-            LONG_SELECTS.pop(sql, None)
-        deadline = time.thread_time() + INLINE_BUDGET_SECONDS  # CPU time: see core/reads.py
-        raw.set_progress_handler(lambda: time.thread_time() > deadline, PROGRESS_STEPS)
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_INTERRUPT:
-                raise
-        finally:
-            raw.set_progress_handler(None, 0)
-        global INLINE_INTERRUPTS  # noqa: PLW0603 - a counter for tests and benches
-        INLINE_INTERRUPTS += 1
-        if len(LONG_SELECTS) >= LONG_SELECTS_LIMIT:
-            LONG_SELECTS.clear()
-        LONG_SELECTS[sql] = time.monotonic() + OFF_LOOP_SECONDS
-        return await super()._execute(fn, *args, **kwargs)
-
-
-# SELECTs interrupted inline lately (SQL text -> time.monotonic() until which they go to the thread directly).
-LONG_SELECTS: dict[str, float] = {}
-LONG_SELECTS_LIMIT = 256
-INLINE_INTERRUPTS = 0  # SELECTs interrupted inline so far (this process)
 
 
 def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
@@ -265,12 +228,6 @@ async def read_rows(session: AsyncSession, stmt: Executable, params: dict[str, A
         rows = await hot.rows(stmt, params)
         if rows is not None:
             return rows
-        if hot.runs_long(stmt):  # SQLite: interrupted inline for holding the loop; its thread runs it instead
-            token = OFF_LOOP.set(True)
-            try:
-                return await session.run_sync(_rows, stmt, params)
-            finally:
-                OFF_LOOP.reset(token)
     return await session.run_sync(_rows, stmt, params)
 
 

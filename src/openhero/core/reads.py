@@ -17,11 +17,10 @@ slot page, a task page, a resource by id) ``HotReads`` keeps that work out of th
   runs one read at a time); on PostgreSQL up to ``limit`` pinned connections serve one read each at a time,
   and a read that finds none free goes through the session as before.
 - an inline read must not hold the event loop: SQLite runs it on the loop's own thread, so every other request
-  waits while it runs. A progress handler on the pinned connection interrupts a read that passes
-  ``INLINE_BUDGET_SECONDS`` (a count over a million slots takes ~85 ms); the session then runs it again in its
-  connection's thread (``core.db.OFF_LOOP``: straight there, without spending the session's own inline
-  budget too), where SQLite releases the GIL and the loop goes on serving. The plan remembers it for
-  ``OFF_LOOP_SECONDS``: its next reads go straight to the thread instead of spending the budget again.
+  waits while it runs. ``LONG_READS`` bounds it, as it bounds every SELECT a session runs inline
+  (``core.db._InlineConnection``): past ``INLINE_BUDGET_SECONDS`` the read is interrupted and the session
+  runs it in its connection's thread, where SQLite releases the GIL and the loop goes on serving (a count
+  over a million slots takes ~85 ms). Its SQL then goes straight to the thread for ``OFF_LOOP_SECONDS``.
 
 Same answers as the session's read, by construction: hot reads serve only read sessions (no BEGIN on
 SQLite, autocommit on PostgreSQL: each statement reads its own latest committed snapshot, whichever
@@ -35,11 +34,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import math
 import sqlite3
 import time
 from collections import deque, namedtuple
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Date, DateTime, Executable
@@ -48,12 +46,57 @@ from sqlalchemy.util import greenlet_spawn
 
 STATEMENT_LIMIT = 1024  # plans kept; statements past it (built per call) go through the session
 # SQLite: how long a read may hold the event loop before it is interrupted and run off the loop instead; how
-# long its plan then goes straight off the loop; how many virtual-machine steps between two clock checks
+# long its SQL then goes straight off the loop; how many virtual-machine steps between two clock checks
 # (~0.1-0.5 ms of SQLite's work; the check costs under a microsecond). The budget is the thread's CPU time,
 # not the wall clock: a process descheduled mid-read on a busy machine must not send a short read off the loop.
 INLINE_BUDGET_SECONDS = 0.005
 OFF_LOOP_SECONDS = 10.0
 PROGRESS_STEPS = 10_000
+LONG_SQL_LIMIT = 256  # SQL texts remembered as long; past it the memory starts again
+
+
+class TooLong(Exception):
+    """A SQLite read interrupted inline for holding the event loop past the budget."""
+
+
+class LongReads:
+    """Keeps SQLite reads run on the event loop from holding it: the one place that bounds them (hot reads and
+    the sessions' inline SELECTs both call ``inline``), and the memory of which SQL ran long lately."""
+
+    def __init__(self) -> None:
+        self.until: dict[str, float] = {}  # SQL text -> time.monotonic() until which it goes off the loop
+        self.interrupted = 0  # reads interrupted inline so far (this process)
+
+    def off_loop(self, sql: str) -> bool:
+        """This SQL was interrupted lately: run it in the connection's thread without trying inline first."""
+        until = self.until.get(sql)
+        if until is None:
+            return False
+        if time.monotonic() < until:
+            return True
+        self.until.pop(sql, None)
+        return False
+
+    def inline(self, raw: sqlite3.Connection, sql: str, call: Callable[[], Any]) -> Any:
+        """``call()`` (running ``sql`` on ``raw``) on this thread, interrupted past ``INLINE_BUDGET_SECONDS`` of
+        its CPU time: then ``sql`` is remembered as long and ``TooLong`` raised (a read has nothing to undo)."""
+        deadline = time.thread_time() + INLINE_BUDGET_SECONDS
+        raw.set_progress_handler(lambda: time.thread_time() > deadline, PROGRESS_STEPS)
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_INTERRUPT:
+                raise
+        finally:
+            raw.set_progress_handler(None, 0)
+        self.interrupted += 1
+        if len(self.until) >= LONG_SQL_LIMIT:
+            self.until.clear()
+        self.until[sql] = time.monotonic() + OFF_LOOP_SECONDS
+        raise TooLong(sql)
+
+
+LONG_READS = LongReads()
 
 
 def sqlite_connection(dbapi_connection: Any) -> Any:
@@ -93,12 +136,10 @@ def _immutable(type_: Any) -> bool:
 class _Plan:
     """One statement compiled for one dialect: SQL, parameter order and processors, row shape."""
 
-    __slots__ = ("statement", "compiled", "sql", "names", "binds", "defaults", "expanding", "converters", "row",
-                 "off_loop_until")
+    __slots__ = ("statement", "compiled", "sql", "names", "binds", "defaults", "expanding", "converters", "row")
 
     def __init__(self, stmt: Executable, dialect: Any) -> None:
         self.statement = stmt  # kept alive: plans are keyed by id()
-        self.off_loop_until = 0.0  # SQLite: interrupted for holding the loop; the session runs it until then
         compiled = self.compiled = stmt.compile(dialect=dialect)
         self.sql: str = compiled.string
         self.expanding = bool(getattr(compiled, "_post_compile_expanded_state", None)) or "POSTCOMPILE_" in self.sql
@@ -156,8 +197,6 @@ class HotReads:
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self.closed = not enabled  # switched off (OPENHERO_HOT_READS=false): every read goes through the session
         self.served = 0  # reads answered hot (the rest of read_rows' reads went through the session)
-        self.interrupted = 0  # SQLite reads stopped for holding the loop past the budget (then run off it)
-        self._deadline = math.inf  # SQLite: thread_time() past which the running inline read is interrupted
 
     @property
     def pinned(self) -> int:
@@ -183,7 +222,7 @@ class HotReads:
         if self.closed:
             return None
         plan = self.plan(stmt)
-        if plan is None or (plan.off_loop_until and time.monotonic() < plan.off_loop_until):
+        if plan is None:
             return None
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
@@ -194,23 +233,18 @@ class HotReads:
             sql, args = plan.arguments(params)
         except Exception:  # noqa: BLE001 - a value the plan cannot bind: the session binds it (or says why)
             return None
+        if self.sqlite and LONG_READS.off_loop(sql):
+            return None  # ran long lately: the session runs it in its connection's thread
         driver = await self._take()
         if driver is None:
             return None
         try:
             if self.sqlite:
-                self._deadline = time.thread_time() + INLINE_BUDGET_SECONDS
-                try:
-                    data = driver.execute(sql, args).fetchall()
-                finally:
-                    self._deadline = math.inf
+                data = LONG_READS.inline(driver, sql, lambda: driver.execute(sql, args).fetchall())
             else:
                 data = await driver.fetch(sql, *args)
-        except Exception as exc:  # noqa: BLE001 - the session repeats the read and answers, or raises, as ever
-            if self.sqlite and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT:
-                self.interrupted += 1
-                plan.off_loop_until = time.monotonic() + OFF_LOOP_SECONDS
-            await self._give_back(driver)
+        except Exception:  # noqa: BLE001 - the session repeats the read (TooLong: off the loop) and answers, or
+            await self._give_back(driver)  # raises, as it always did
             return None
         except BaseException:  # cancelled mid-read: the connection's state is unknown, so it goes
             if not self.sqlite:
@@ -223,12 +257,6 @@ class HotReads:
         await self._give_back(driver)
         self.served += 1
         return plan.rows(data)
-
-    def runs_long(self, stmt: Executable) -> bool:
-        """SQLite: this statement was interrupted inline for holding the loop, lately (``OFF_LOOP_SECONDS``):
-        ``core.db.read_rows`` runs it in the connection's thread instead."""
-        plan = self._plans.get(id(stmt))
-        return bool(plan and plan.statement is stmt and time.monotonic() < plan.off_loop_until)
 
     async def _take(self) -> Any:
         """A free pinned connection; else a new one pinned (up to ``limit``); else the next one given back."""
@@ -285,8 +313,6 @@ class HotReads:
             if driver is None:
                 await greenlet_spawn(proxy.close)
             else:
-                if self.sqlite:
-                    driver.set_progress_handler(self._over_budget, PROGRESS_STEPS)
                 self._pinned.append((proxy, driver))
         except Exception:  # noqa: BLE001 - the pool or the server said no: the session will say why
             driver = None
@@ -295,16 +321,6 @@ class HotReads:
             if driver is None:
                 self._release_if_none_pinned()
         return driver
-
-    def _over_budget(self) -> bool:
-        """SQLite's progress handler on pinned connections: true interrupts the running statement."""
-        return time.thread_time() > self._deadline
-
-    def _unhook(self, driver: Any) -> None:
-        """Take the progress handler off a connection going back to the pool (sessions use it then)."""
-        if self.sqlite:
-            with contextlib.suppress(Exception):  # a closed connection has nothing to take off
-                driver.set_progress_handler(None, 0)
 
     def _release_if_none_pinned(self) -> None:
         """With nothing pinned and nothing being pinned, no connection will be given back: waiters use the
@@ -345,6 +361,5 @@ class HotReads:
                 except Exception:  # noqa: BLE001, S112 - closing a connection of a finished loop
                     continue
             return
-        for proxy, driver in pinned:
-            self._unhook(driver)
+        for proxy, _driver in pinned:
             await greenlet_spawn(proxy.close)
