@@ -59,9 +59,6 @@ _TASK_PAGE = TypeAdapter(ListResponse[schemas.TaskOut])
 _STATUSES = frozenset(get_args(schemas.TaskStatus))
 _PRIORITIES = frozenset(get_args(schemas.TaskPriority))
 _ASSIGNEE_KINDS = frozenset({"admin", "admin_team"})
-_TEXT = ("type_label", "category")
-_OPTIONAL_TEXT = ("details", "note")
-_OPTIONAL_JSON = ("triggered_by", "system_alert_details")
 _PATIENT_TEXT = ("uid", "ehr_partner_id", "emis_id")
 _PATIENT_NAMES = ("title", "first_name", "last_name", "nhs_number")
 
@@ -86,35 +83,31 @@ def _linked_text(value: Any) -> dict[str, str] | None:
     return None if value is None else {"id": _int_text(value)}
 
 
-def _checked(row: Any, names: tuple[str, ...], optional: bool, kind: type) -> list[tuple[str, Any]]:
-    values = [(name, getattr(row, name)) for name in names]
-    for _name, value in values:
-        if not (type(value) is kind or (optional and value is None)):
-            raise _Unusual
-    return values
+def _optional(value: Any, kind: type) -> Any:
+    """``value`` when it is None or exactly of ``kind`` (what the model passes through unchanged)."""
+    if value is not None and type(value) is not kind:
+        raise _Unusual
+    return value
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise _Unusual
+    return value
 
 
 def _fast_patient(row: Any) -> dict[str, Any] | None:
     if row.patient__id is None:
         return None
     get = row._mapping.__getitem__
-    deceased, dob = get("patient__deceased_at"), get("patient__dob")
-    if dob is not None and type(dob) is not date:
-        raise _Unusual
-    values: dict[str, Any] = {"id": _int_text(row.patient__id)}
-    for name in _PATIENT_TEXT:
-        value = get(f"patient__{name}")
-        if value is not None and type(value) is not str:
-            raise _Unusual
-        values[name] = value
-    values["deceased_at"] = None if deceased is None else _time_text(deceased)
-    values["dob"] = None if dob is None else schemas.dob_timestamp(dob)
-    for name in _PATIENT_NAMES:
-        value = get(f"patient__{name}")
-        if value is not None and type(value) is not str:
-            raise _Unusual
-        values[name] = value
-    return values
+    deceased, dob = get("patient__deceased_at"), _optional(get("patient__dob"), date)
+    return {
+        "id": _int_text(row.patient__id),
+        **{name: _optional(get(f"patient__{name}"), str) for name in _PATIENT_TEXT},
+        "deceased_at": None if deceased is None else _time_text(deceased),
+        "dob": None if dob is None else schemas.dob_timestamp(dob),
+        **{name: _optional(get(f"patient__{name}"), str) for name in _PATIENT_NAMES},
+    }
 
 
 def _fast_task(row: Any) -> dict[str, Any]:
@@ -125,18 +118,15 @@ def _fast_task(row: Any) -> dict[str, Any]:
     kind = row.assignee_type
     if kind is not None and kind not in _ASSIGNEE_KINDS:
         raise _Unusual
-    text = dict(_checked(row, _TEXT, False, str))
-    optional = dict(_checked(row, _OPTIONAL_TEXT, True, str))
-    extra = dict(_checked(row, _OPTIONAL_JSON, True, dict))
     return {
-        "id": _int_text(row.id), "type_label": text["type_label"], "status": row.status,
-        "details": optional["details"], "category": text["category"], "priority": row.priority,
+        "id": _int_text(row.id), "type_label": _text(row.type_label), "status": row.status,
+        "details": _optional(row.details, str), "category": _text(row.category), "priority": row.priority,
         "assignee": {"type": kind, "id": _int_text(row.assignee_id)} if kind else None,
         "patient": _fast_patient(row),
         "form_response": _linked_text(row.form_response_id), "appointment": _linked_text(row.appointment_id),
         "communication": _linked_text(row.message_id),
-        "note": optional["note"], "triggered_by": extra["triggered_by"],
-        "system_alert_details": extra["system_alert_details"],
+        "note": _optional(row.note, str), "triggered_by": _optional(row.triggered_by, dict),
+        "system_alert_details": _optional(row.system_alert_details, dict),
         "created_at": _time_text(row.created_at), "updated_at": _time_text(row.updated_at),
         "closed_at": None if row.closed_at is None else _time_text(row.closed_at),
     }
