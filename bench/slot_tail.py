@@ -39,8 +39,7 @@ def one(args: argparse.Namespace) -> None:
     from bench._common import fresh_database, server, wrk
 
     with fresh_database(args.backend) as url:
-        seed = stack.prepare(url, 365)
-        seed = asyncio.run(seed)
+        seed = asyncio.run(stack.prepare(url, 365))
         big, small = seed["big"], seed["small"]
         env = {"OPENHERO_DATABASE_URL": url}
         app = "bench._probe_app:make" if args.probe else "openhero.app:create_app"
