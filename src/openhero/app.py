@@ -21,6 +21,7 @@ from openhero.core.db import Database
 from openhero.core.deps import ReadSessionMiddleware
 from openhero.core.errors import install_error_handlers
 from openhero.core.idempotency import IdempotencyMiddleware
+from openhero.core.observe import throttle_telemetry_check
 from openhero.core.openapi import install_openapi
 from openhero.core.ratelimit import KeyRateLimiter
 from openhero.core.routing import include_routes, install_route_index
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         docs_url=None, redoc_url=None,  # served by install_docs from packaged assets (no CDN)
     )
     install_docs(app)
+    throttle_telemetry_check(app)
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url, pool_size=settings.db_pool_size,
                                   hot_reads=settings.hot_reads)

@@ -2,9 +2,15 @@
 
 import logging
 
+import pytest
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from openhero.app import create_app
+from openhero.core.errors import ErrorResponse, error_body, error_item, plain_message
 from tests.core.test_auth import assert_error
 
 
@@ -62,3 +68,43 @@ async def test_openapi_requires_both_headers_together(client):
     schema = (await client.get("/openapi.json")).json()
     assert schema["paths"]["/v2/tasks"]["get"]["security"] == [{"apiKeyAuth": [], "practiceGroupId": []}]
     assert schema["paths"]["/v2/tasks"]["get"]["operationId"] == "listTasks"
+
+
+# ---- ErrorResponse: orjson's bytes must be JSONResponse's ----------------------------------------------------
+
+
+_SCALARS = st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.text()
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner,
+                                                                                                   max_size=4),
+                       max_leaves=12)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(items=st.lists(st.fixed_dictionaries({"code": st.text(), "expected": st.text(),
+                                             "path": st.lists(st.text() | st.integers(), max_size=3)},
+                                            optional={"message": st.text(), "extra": _VALUES}), max_size=3),
+       status=st.integers(min_value=400, max_value=599))
+def test_error_bodies_are_written_byte_for_byte_as_jsonresponse_writes_them(items, status) -> None:
+    body = error_body(status, items)
+    assert ErrorResponse(body, status_code=status).body == JSONResponse(body, status_code=status).body
+
+
+@pytest.mark.parametrize("content", [
+    {"big": 2**70},  # beyond 64 bits: orjson refuses it, JSONResponse writes it
+    {1: "non-string key"},
+    {"nested": [{"n": -(2**64)}]},
+])
+def test_what_orjson_refuses_is_written_by_jsonresponse(content) -> None:
+    assert ErrorResponse(content).body == JSONResponse(content).body
+
+
+def test_a_body_jsonresponse_cannot_write_still_fails() -> None:
+    for response in (ErrorResponse, JSONResponse):
+        with pytest.raises(UnicodeEncodeError):
+            response({"lone": "\ud800"})
+
+
+def test_python_messages_are_still_replaced_when_remembered() -> None:
+    for _ in range(2):  # the second answer comes from plain_message's memory
+        assert plain_message("invalid literal for int() with base 10: 'x'") == "must be a whole number"
+        assert error_item("c", "Slot not found")["expected"] == "Slot not found"

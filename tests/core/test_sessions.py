@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import Response
 from fastapi.routing import APIRoute
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from openhero.core.auth import PrincipalDep
 from openhero.core.deps import ReadSessionDep, get_session, read_session
@@ -85,3 +85,75 @@ async def test_read_session_without_its_middleware_is_refused() -> None:
     request = Request({"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""})
     with pytest.raises(RuntimeError, match="ReadSessionMiddleware"):
         await read_session(request)
+
+
+async def test_an_untouched_read_session_serves_the_next_request_and_a_used_one_is_closed(
+        app, clean, tenant) -> None:  # type: ignore[no-untyped-def]
+    """``Database.give_back``: a GET whose reads all went hot leaves its session as new, and the next GET gets
+    that same object instead of building one; a session that loaded objects, began a transaction or had its
+    ``info`` written is closed and never handed out again."""
+    from openhero.core import db as dbmod
+
+    _add_probe_routes(app)
+    seen: list[Any] = []
+
+    @app.get("/zz-probe/session")
+    async def which(session: ReadSessionDep) -> Response:
+        seen.append(session)
+        return Response(b"{}", media_type="application/json")
+
+    held_objects: list[Any] = []
+
+    @app.get("/zz-probe/hold")
+    async def hold(session: ReadSessionDep, principal: PrincipalDep) -> Response:
+        seen.append(session)
+        held_objects.append(await session.get(PracticeGroup, principal.practice_group_id))
+        return Response(b"{}", media_type="application/json")
+
+    @app.get("/zz-probe/query")
+    async def query(session: ReadSessionDep) -> Response:
+        seen.append(session)
+        await session.execute(text("SELECT 1"))
+        return Response(b"{}", media_type="application/json")
+
+    @app.get("/zz-probe/mark")
+    async def mark(session: ReadSessionDep) -> Response:
+        seen.append(session)
+        session.info["someone's note"] = True
+        return Response(b"{}", media_type="application/json")
+
+    clean.idle_reads.clear()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=tenant.headers) as c:
+        assert (await c.get("/v1/me")).status_code == 200  # a hot read: its session goes back untouched
+        assert len(clean.idle_reads) == 1
+        kept = clean.idle_reads[0]
+        assert (await c.get("/zz-probe/session")).status_code == 200
+        assert seen[-1] is kept and clean.idle_reads == [kept]
+
+        # A session that still holds a loaded object when the response is done: closed, not kept.
+        assert (await c.get("/zz-probe/hold")).status_code == 200
+        held = seen[-1]
+        assert held is kept and clean.idle_reads == [] and not held.identity_map and not held.in_transaction()
+        assert inspect(held_objects[-1]).detached
+        # One that ran a query through the session (its transaction, or its connection on PostgreSQL): closed.
+        assert (await c.get("/zz-probe/query")).status_code == 200
+        assert clean.idle_reads == [] and not seen[-1].in_transaction()
+        # A read that changed a row and committed it, then dropped the object, is as new again; what it
+        # changed is seen by the next request (nothing stale travels with a kept session).
+        assert (await c.get("/zz-probe/rename/again")).status_code == 200
+        assert (await c.get("/zz-probe/read")).json() == {"name": "again"}
+
+        clean.idle_reads.clear()
+        assert (await c.get("/zz-probe/mark")).status_code == 200
+        assert clean.idle_reads == []  # its info was written: not as new
+        assert (await c.get("/zz-probe/session")).status_code == 200
+        assert seen[-1] is not seen[-2] and seen[-1].info.keys() == {dbmod.HOT_READS}
+
+    clean.idle_reads[:] = [clean.read_sessions() for _ in range(dbmod.IDLE_READ_SESSIONS)]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=tenant.headers) as c:
+        assert (await c.get("/zz-probe/session")).status_code == 200
+        assert (await c.get("/zz-probe/session")).status_code == 200
+    assert len(clean.idle_reads) == dbmod.IDLE_READ_SESSIONS  # bounded
+    clean.idle_reads.clear()
+    assert clean.engine.pool.checkedout() == clean.hot.pinned

@@ -49,7 +49,7 @@ async def read_session(request: Request) -> AsyncSession:
         raise RuntimeError("read_session needs ReadSessionMiddleware (installed by create_app)")
     session = scope[_READ_SESSION]
     if session is None:
-        session = scope[_READ_SESSION] = request.app.state.db.session(write=False)
+        session = scope[_READ_SESSION] = request.app.state.db.request_read_session()
     return session  # type: ignore[no-any-return]
 
 
@@ -79,10 +79,10 @@ class ReadSessionMiddleware:
             await self.app(scope, receive, finishing_send)
         finally:
             session = scope.pop(_READ_SESSION, None)
-            # A session that never began a transaction (its reads went hot: core/reads.py) holds no connection
-            # and nothing to release: closing it would be a greenlet hop for nothing.
-            if session is not None and (session.in_transaction() or session.identity_map or session.new):
-                await session.close()
+            # Closed if it holds a connection or objects; a session whose reads all went hot (core/reads.py)
+            # holds nothing and is kept for the next request instead (Database.give_back).
+            if session is not None:
+                await scope["app"].state.db.give_back(session)
 
 
 async def get_settings(request: Request) -> Settings:

@@ -44,3 +44,34 @@ class RequestObserverMiddleware:
             seconds = time.perf_counter() - started
             for observe in self.observers:
                 observe(scope, status, seconds)
+
+
+TELEMETRY_CHECK_SECONDS = 1.0
+
+
+class TelemetryCheck:
+    """FastAPI's per-request question "is OpenTelemetry configured?" (``NativeTelemetry.enabled``: three
+    provider lookups, each through ``os.environ``; ~9 µs, a twentieth of an authenticated 404), answered from
+    its last answer for up to ``interval`` seconds. A deployer who configures a provider (before start-up, or
+    later from code) is therefore traced from the next second on, as before from the next request."""
+
+    def __init__(self, check: Callable[[], bool], interval: float = TELEMETRY_CHECK_SECONDS) -> None:
+        self.check = check
+        self.interval = interval
+        self.value = False
+        self.until = float("-inf")
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now >= self.until:
+            self.value = self.check()
+            self.until = now + self.interval
+        return self.value
+
+
+def throttle_telemetry_check(app: object) -> None:
+    """Wrap the app's FastAPI telemetry check in ``TelemetryCheck`` (a FastAPI without one is left alone)."""
+    native = getattr(app, "_native_telemetry", None)
+    check = getattr(native, "enabled", None)
+    if callable(check) and not isinstance(check, TelemetryCheck):
+        native.enabled = TelemetryCheck(check)  # type: ignore[union-attr]
