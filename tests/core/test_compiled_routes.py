@@ -193,6 +193,105 @@ async def test_a_dependency_raising_comes_before_the_path_parameters_errors(monk
     assert (status, json.loads(body), made) == (200, {"item_id": 7, "who": "ok"}, ["auth", "item"])
 
 
+class Refused(Exception):
+    pass
+
+
+class RefusedHarder(Refused):
+    pass
+
+
+class Ignored(Exception):
+    pass
+
+
+class Threaded(Exception):
+    pass
+
+
+async def test_handled_exceptions_get_the_apps_answer_as_starlette_gives_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled handler answers an exception the app has an async handler for itself (``routing.handled``):
+    the nearest class in the MRO, a status handler for an HTTPException, a handler returning None (no answer);
+    a sync handler and an exception without a handler go on to Starlette. Every answer equals FastAPI's."""
+    async def gate(request: Request) -> str:
+        calls.append("gate")
+        kind = request.headers.get("x-raise", "")
+        if kind == "refused":
+            raise Refused("base")
+        if kind == "harder":
+            raise RefusedHarder("sub")
+        if kind == "teapot":
+            raise HTTPException(418, "short and stout", headers={"x-pot": "1"})
+        if kind == "ignored":
+            raise Ignored()
+        if kind == "threaded":
+            raise Threaded()
+        if kind == "unhandled":
+            raise LookupError("nobody handles this")
+        return "open"
+
+    def define(router: APIRouter) -> None:
+        @router.get("/gated/{n}")
+        async def gated(n: int, g: Annotated[str, Depends(gate)]) -> dict[str, Any]:
+            calls.append("gated")
+            if n == 0:
+                raise RefusedHarder("from the endpoint")
+            return {"n": n, "g": g}
+
+    compiled, plain = build(monkeypatch, define)
+    for app in (compiled, plain):
+        async def refused(request: Request, exc: Refused) -> Response:
+            return Response(f"{type(exc).__name__}:{exc}:{request.url.path}", status_code=409)
+
+        async def teapot(request: Request, exc: HTTPException) -> Response:
+            return Response(f"teapot {exc.detail}", status_code=418, headers=exc.headers)
+
+        async def ignored(request: Request, exc: Ignored) -> None:
+            return None
+
+        def threaded(request: Request, exc: Threaded) -> Response:
+            return Response("from a thread", status_code=503)
+
+        app.add_exception_handler(Refused, refused)
+        app.add_exception_handler(418, teapot)
+        app.add_exception_handler(Ignored, ignored)  # type: ignore[arg-type]
+        app.add_exception_handler(Threaded, threaded)
+    plan_of(compiled, "/gated/{n}")
+    answered: list[str] = []
+    real = routing.handled
+
+    async def spy(request: Request, exc: Exception) -> Any:
+        answer = await real(request, exc)
+        answered.append(f"{type(exc).__name__}:{answer is not None}")
+        return answer
+
+    monkeypatch.setattr(routing, "handled", spy)
+    cases = {"refused": (409, b"Refused:base:/gated/1"), "harder": (409, b"RefusedHarder:sub:/gated/1"),
+             "teapot": (418, b"teapot short and stout"), "threaded": (503, b"from a thread"),
+             "unhandled": (500, b"Internal Server Error")}
+    for kind, (status, body) in cases.items():
+        got_status, got_body, made = await same(compiled, plain, "/gated/1", headers={"x-raise": kind})
+        assert (got_status, got_body, made) == (status, body, ["gate"]), kind
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    for app in (compiled, plain):  # a handler that answers nothing: nothing is sent, as Starlette does
+        await app({"type": "http", "method": "GET", "path": "/gated/1", "raw_path": b"/gated/1", "root_path": "",
+                   "query_string": b"", "headers": [(b"x-raise", b"ignored")], "scheme": "http",
+                   "server": ("t", 80), "client": ("c", 1), "http_version": "1.1"}, receive, send)
+        assert sent == []
+    assert await same(compiled, plain, "/gated/0") == (409, b"RefusedHarder:from the endpoint:/gated/0",
+                                                       ["gate", "gated"])
+    assert await same(compiled, plain, "/gated/5") == (200, b'{"n":5,"g":"open"}', ["gate", "gated"])
+    assert answered == ["Refused:True", "RefusedHarder:True", "HTTPException:True", "Threaded:False",
+                        "LookupError:False", "Ignored:True", "RefusedHarder:True"]
+
+
 async def test_validation_errors_accumulate_in_fastapis_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """A dependency whose path parameter fails is not called, its siblings still are, the errors come in
     FastAPI's order (a cached dependency that failed is solved, and fails, again) and the endpoint is not
