@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhero import __version__
 from openhero.api_docs import install_docs
@@ -26,7 +23,6 @@ from openhero.core.openapi import install_openapi
 from openhero.core.ratelimit import KeyRateLimiter
 from openhero.core.routing import include_routes, install_route_index
 from openhero.core.sandbox import wrap_clock
-from openhero.core.security import SecurityMiddleware
 from openhero.domains import domain_modules
 from openhero.settings import Settings, get_settings
 
@@ -51,41 +47,6 @@ openhero's own decisions where Hero's docs are silent:
 """
 
 
-class RequestIdMiddleware:
-    """Gives every request an id (or keeps the caller's X-Request-Id) and echoes it on the response.
-
-    Generated ids are a random per-process prefix plus a counter (unique, and no urandom call per request).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.prefix = uuid.uuid4().hex[:16]
-        self.counter = itertools.count(1)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = b""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value
-                break
-        request_id = incoming[:64].decode("latin-1") if incoming else f"{self.prefix}{next(self.counter):016x}"
-        scope["openhero.request_id"] = request_id
-        encoded = request_id.encode("latin-1")
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or [])
-                if not any(k.lower() == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", encoded))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
 def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
     """Each domain's ``endpoints.router``, for patient-facing HTML ``pages.router``, and in sandbox mode
     only ``sandbox.router`` (routes that do not exist outside it). A module that says ``SANDBOX_ONLY = True``
@@ -97,18 +58,21 @@ def _include_domains(app: FastAPI, *, sandbox: bool) -> None:
             include_routes(app, module.router)
 
 
-def _install_operations(app: FastAPI, settings: Settings) -> None:
-    """Request log and metrics (inside RequestIdMiddleware, so they see the request id), /readyz, /metrics."""
+def _install_edge(app: FastAPI, settings: Settings) -> None:
+    """The outermost of openhero's layers (core/edge.py): request id, security rules, and the observers (request
+    log, metrics: they see the request id); plus /readyz and /metrics."""
+    from openhero.core.edge import EdgeMiddleware
     from openhero.core.health import ops_router
     from openhero.core.logging import log_request
-    from openhero.core.observe import Observer, RequestObserverMiddleware
+    from openhero.core.observe import Observer
 
     observers: list[Observer] = [log_request]
     if settings.metrics_enabled:
         from openhero.core.metrics import RequestMetrics
 
         observers.append(RequestMetrics())
-    app.add_middleware(RequestObserverMiddleware, observers=observers)
+    app.add_middleware(EdgeMiddleware, observers=observers, max_body_bytes=settings.max_body_bytes,
+                       forwarded_allow_ips=settings.forwarded_allow_ips)
     include_routes(app, ops_router(settings.metrics_enabled))
 
 
@@ -169,14 +133,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.page_limiter = KeyRateLimiter(settings.page_rate_limit, settings.redis_url,
                                             f"{settings.rate_limit_namespace}-pages")
     install_error_handlers(app)
-    # Outermost first on the way in: request id, request log and metrics, security (body cap before anything
-    # buffers), idempotency, and innermost the finishing of GET handlers' sessions (core/deps.py).
+    # Outermost first on the way in: the edge (request id, security rules with the body cap before anything
+    # buffers, request log and metrics), idempotency, and innermost the finishing of GET handlers' sessions
+    # (core/deps.py).
     app.add_middleware(ReadSessionMiddleware)
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes,
-                       forwarded_allow_ips=settings.forwarded_allow_ips)
-    _install_operations(app, settings)
-    app.add_middleware(RequestIdMiddleware)
+    _install_edge(app, settings)
     # First among the routes: FastAPI matches routes in order (over 130 of them), and a liveness probe should
     # not pay for the whole API's route table (~150 µs measured when it came last).
     @app.get("/healthz", include_in_schema=False)

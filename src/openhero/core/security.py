@@ -1,4 +1,4 @@
-"""One pure ASGI middleware for the rules every answer follows, whatever route handles it.
+"""The rules every answer follows, whatever route handles it (applied by ``core.edge.EdgeMiddleware``).
 
 - **Body cap** (``OPENHERO_MAX_BODY_BYTES``, default 10 MB): a declared ``Content-Length`` over the cap
   is answered 413 before a byte of the body is read; a body without one (chunked) is counted as it
@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable
 
 from fastapi import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from openhero.core.errors import error_body, error_item
 
@@ -100,65 +100,43 @@ def forwarded_client(peer: str, header_values: Iterable[str], trusted: list[Netw
     return str(first) if first else None
 
 
-class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, forwarded_allow_ips: str = "") -> None:
-        self.app = app
+class SecurityRules:
+    """The rules above, applied by ``core.edge.EdgeMiddleware`` (the one layer that also gives the request its
+    id and observes it): ``limit``, ``apply_forwarded`` and ``refuse`` on the way in, ``headers`` on the
+    answer's start."""
+
+    def __init__(self, *, max_body_bytes: int, forwarded_allow_ips: str = "") -> None:
         self.max_body_bytes = max_body_bytes
         self.trusted = parse_allow_ips(forwarded_allow_ips)
         self.trust_forwarded = self.trusted is None or bool(self.trusted)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = scope.get("headers") or []
-        if self.trust_forwarded:
-            self._apply_forwarded(scope, headers)
-        path: str = scope.get("path", "")
+    def limit(self, path: str) -> int:
         limit = self.max_body_bytes
         if path in BASE64_UPLOAD_PATHS:
             limit = limit * 4 // 3 + 64 * 1024
+        return limit
+
+    @staticmethod
+    def declared_too_large(headers: list[tuple[bytes, bytes]], limit: int) -> bool:
         declared = next((v for k, v in headers if k == b"content-length"), None)
-        if declared is not None and declared.strip().isascii() and declared.strip().isdigit() and int(declared) > limit:
-            await self._refuse(send, path, limit)
-            return
+        return (declared is not None and declared.strip().isascii() and declared.strip().isdigit()
+                and int(declared) > limit)
 
-        received = 0
-
-        async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        started = False
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = self._headers(path, list(message.get("headers") or []))
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, send_with_headers)
-        except BodyTooLarge:
-            if started:
-                raise
-            await self._refuse(send, path, limit)
-
-    async def _refuse(self, send: Send, path: str, limit: int) -> None:
+    @staticmethod
+    async def refuse(send: Send, limit: int) -> None:
+        """The 413 (``send`` adds the security headers, as to any answer)."""
         body = too_large_body(limit)
         # No "Connection: close": uvicorn then discards (never buffers) the rest of the body, so a client
         # that reads the answer only after sending everything (most do) gets the 413 instead of a reset.
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": self._headers(path, headers)})
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _headers(self, path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    @staticmethod
+    def headers(path: str, headers: list[tuple[bytes, bytes]], request_id: bytes | None = None
+                ) -> list[tuple[bytes, bytes]]:
+        """``headers`` (a new list) with the security headers the answer does not set itself, and last
+        ``X-Request-Id: request_id`` unless the answer has one."""
         present = {k.lower() for k, _ in headers}
         content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
         extra: list[tuple[bytes, bytes]] = []
@@ -173,9 +151,11 @@ class SecurityMiddleware:
                     extra.append((name, value))
         if (html or path.startswith(PAGE_PREFIXES)) and b"cache-control" not in present:
             extra.append((b"cache-control", b"no-store"))
+        if request_id is not None and b"x-request-id" not in present:
+            extra.append((b"x-request-id", request_id))
         return headers + extra
 
-    def _apply_forwarded(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    def apply_forwarded(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
         client = scope.get("client")
         values = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
         if not client or not values:
