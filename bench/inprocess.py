@@ -11,7 +11,10 @@ ratio to the ceiling (the same prebuilt page from a bare FastAPI route) is taken
                                         [--concurrency N] [--profile ROUTE] [--only LABELS]
 
 ``--profile me`` (or slots, slots1k, tasks, 404, 404id, slot, healthz) runs that route under cProfile after the
-rounds and prints the 45 most expensive functions by cumulative time and the 30 by own time.
+rounds and prints the 45 most expensive functions by cumulative time and the 30 by own time;
+``BENCH_CALLERS=<pattern>`` also prints who called the functions matching it (``BENCH_CALLERS=reads.py:220``).
+cProfile counts a coroutine again each time it resumes: a read that awaits a socket (PostgreSQL) shows twice the
+calls of the same read run inline (SQLite), though it ran once.
 """
 
 from __future__ import annotations
@@ -151,6 +154,8 @@ async def run(args: argparse.Namespace, url: str) -> None:
             stats.sort_stats("cumulative").print_stats(45)
             stats.sort_stats("tottime").print_stats(30)
             print(by_package(stats, args.requests))
+            if os.environ.get("BENCH_CALLERS"):
+                stats.print_callers(os.environ["BENCH_CALLERS"])
 
 
 def by_package(stats: pstats.Stats, requests: int) -> str:
