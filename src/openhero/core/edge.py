@@ -57,7 +57,7 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = rules.headers(path, list(message.get("headers") or []), encoded)
+                message["headers"] = rules.headers(path, message.get("headers") or (), encoded)
             await send(message)
 
         try:

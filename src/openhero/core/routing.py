@@ -355,24 +355,11 @@ async def handled(request: Request, exc: Exception) -> Response | None:
     handler = status_handlers.get(exc.status_code) if isinstance(exc, StarletteHTTPException) else None
     if handler is None:
         handler = _lookup_exception_handler(exception_handlers, exc)
-    if handler is None or not _is_async(handler):
+    if handler is None or not is_async_callable(handler):
         return None
     response = await handler(request, exc)
     exc.__traceback__ = None
     return _NO_ANSWER if response is None else response  # type: ignore[no-any-return]
-
-
-_ASYNC_HANDLERS: dict[Any, bool] = {}
-
-
-def _is_async(handler: Any) -> bool:
-    try:
-        known = _ASYNC_HANDLERS.get(handler)
-    except TypeError:  # an unhashable callable object
-        return is_async_callable(handler)  # type: ignore[no-any-return]
-    if known is None:
-        known = _ASYNC_HANDLERS[handler] = is_async_callable(handler)
-    return known
 
 
 class ApiRoute(APIRoute):

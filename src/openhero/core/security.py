@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from fastapi import HTTPException
 from starlette.types import Scope, Send
@@ -133,7 +133,7 @@ class SecurityRules:
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
-    def headers(path: str, headers: list[tuple[bytes, bytes]], request_id: bytes | None = None
+    def headers(path: str, headers: Sequence[tuple[bytes, bytes]], request_id: bytes | None = None
                 ) -> list[tuple[bytes, bytes]]:
         """``headers`` (a new list) with the security headers the answer does not set itself, and last
         ``X-Request-Id: request_id`` unless the answer has one."""
@@ -153,7 +153,7 @@ class SecurityRules:
             extra.append((b"cache-control", b"no-store"))
         if request_id is not None and b"x-request-id" not in present:
             extra.append((b"x-request-id", request_id))
-        return headers + extra
+        return [*headers, *extra]
 
     def apply_forwarded(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
         client = scope.get("client")
